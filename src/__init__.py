@@ -1,0 +1,1 @@
+"""hydralit: declarative, config-driven deep-learning experiments (Hydra + Lightning)."""

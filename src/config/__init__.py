@@ -1,0 +1,1 @@
+"""Config schema and validation. Importing this package must stay cheap: no torch."""

@@ -1,0 +1,82 @@
+"""Structured config: the types of the top-level keys and the trainer block.
+
+Registered in Hydra's ConfigStore as ``schema`` and listed first in ``conf/config.yaml``'s
+defaults, so a typo'd key or a value of the wrong type fails while the config is composed,
+before anything heavy is imported. Value ranges are checked in :mod:`src.config.validate`.
+"""
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class Mode(Enum):
+    train = "train"
+    eval = "eval"
+    predict = "predict"
+
+
+@dataclass
+class TrainerSchema:
+    _target_: str = "lightning.pytorch.Trainer"
+    default_root_dir: str = MISSING
+    max_epochs: int = 30
+    min_epochs: int = 1
+    gradient_clip_val: float | None = None
+    accumulate_grad_batches: int = 1
+    check_val_every_n_epoch: int = 1
+    log_every_n_steps: int = 10
+    num_sanity_val_steps: int = 0
+    accelerator: str = "cpu"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: Any = "auto"
+    precision: Any = "32-true"
+    deterministic: Any = False
+    benchmark: bool = False
+    limit_train_batches: Any = 1.0  # float = fraction, int = number of batches
+    limit_val_batches: Any = 1.0  # float = fraction, int = number of batches
+    limit_test_batches: Any = 1.0  # float = fraction, int = number of batches
+    overfit_batches: Any = 0.0
+    fast_dev_run: Any = False
+    profiler: str | None = None
+
+
+@dataclass
+class PredictSchema:
+    split: str = "test"
+    output_file: str = "predictions.csv"
+
+
+@dataclass
+class Config:
+    dataset: Any = MISSING
+    model: Any = MISSING
+    optimizer: Any = MISSING
+    scheduler: Any = MISSING
+    compression: Any = MISSING
+    hardware: Any = MISSING
+    logger: Any = field(default_factory=dict)
+    callbacks: Any = field(default_factory=dict)
+    paths: Any = MISSING
+    trainer: TrainerSchema = field(default_factory=TrainerSchema)
+    predict: PredictSchema = field(default_factory=PredictSchema)
+    mode: Mode = Mode.train
+    name: str = MISSING
+    seed: int = 42
+    tags: list[str] = field(default_factory=list)
+    ckpt_path: str | None = None
+    resume: str | None = None
+    optimized_metric: str | None = "val/acc"
+    test: bool = True
+    print_config: bool = True
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="schema", node=Config)
+
+
+register()

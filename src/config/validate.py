@@ -1,0 +1,157 @@
+"""Range and consistency checks on a composed config, run before torch is imported.
+
+Types are enforced while composing (:mod:`src.config.schema`); this module checks what a type
+cannot say: ``optimizer.lr`` must be positive, a fraction must lie in [0, 1), a checkpoint
+must exist. Each failure raises :class:`~src.errors.ConfigError` naming key, value and fix.
+"""
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import ConfigError
+
+_MISSING = object()
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _one_of(*allowed: Any) -> tuple[Callable[[Any], bool], str]:
+    return (lambda v: v in allowed), "one of " + ", ".join(map(str, allowed))
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    check: Callable[[Any], bool]
+    expected: str
+    fix: str | None = None
+
+
+POSITIVE = (lambda v: _is_number(v) and v > 0), "a number > 0"
+NON_NEGATIVE = (lambda v: _is_number(v) and v >= 0), "a number >= 0"
+FRACTION = (lambda v: _is_number(v) and 0 <= v < 1), "a number in [0, 1)"
+POSITIVE_INT = (lambda v: _is_int(v) and v >= 1), "an integer >= 1"
+BATCH_LIMIT = (
+    (lambda v: (_is_int(v) and v >= 0) or (_is_number(v) and 0 <= v <= 1)),
+    "a fraction in [0, 1] or a whole number of batches",
+)
+PRECISIONS = ("64", "64-true", "32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+
+RULES: tuple[Rule, ...] = (
+    Rule("optimizer.lr", *POSITIVE, "e.g. optimizer.lr=0.001"),
+    Rule("optimizer.weight_decay", *NON_NEGATIVE),
+    Rule("optimizer.momentum", *FRACTION),
+    Rule("dataset.batch_size", *POSITIVE_INT, "e.g. dataset.batch_size=64"),
+    Rule("dataset.val_fraction", *FRACTION),
+    Rule("dataset.test_fraction", *FRACTION),
+    Rule("dataset.num_classes", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    Rule("dataset.task", *_one_of("multiclass", "binary")),
+    Rule("dataset.normalize", *_one_of("standard", "minmax", "none")),
+    Rule("dataset.sampler", *_one_of("uniform", "weighted")),
+    Rule("dataset.augment.max_translate", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    Rule("dataset.augment.noise_std", *NON_NEGATIVE),
+    Rule("model.class_weighting", *_one_of("none", "balanced")),
+    Rule("model.init", *_one_of("default", "normal", "uniform", "xavier", "kaiming")),
+    Rule("model.l1", *NON_NEGATIVE),
+    Rule("model.l2", *NON_NEGATIVE),
+    Rule("model.net.dropout", *FRACTION),
+    Rule("scheduler.interval", *_one_of("epoch", "step")),
+    Rule("scheduler.warmup", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    Rule("trainer.max_epochs", lambda v: _is_int(v) and (v >= 1 or v == -1), "an integer >= 1"),
+    Rule("trainer.accumulate_grad_batches", *POSITIVE_INT),
+    Rule(
+        "trainer.gradient_clip_val",
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "null or a number > 0",
+    ),
+    Rule("trainer.limit_train_batches", *BATCH_LIMIT),
+    Rule("trainer.limit_val_batches", *BATCH_LIMIT),
+    Rule("trainer.limit_test_batches", *BATCH_LIMIT),
+    Rule("hardware.accelerator", *_one_of("cpu", "gpu", "cuda", "mps", "auto")),
+    Rule("hardware.precision", lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+    Rule(
+        "optimized_metric",
+        lambda v: v is None or str(v).split("/")[0] in ("train", "val", "test"),
+        "null or a logged metric such as val/acc or val/loss",
+    ),
+)
+
+
+def _select(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False)
+
+
+def _check_targets(node: Any, path: str) -> None:
+    """Every ``_target_`` must name an importable module (checked without importing it)."""
+    if isinstance(node, DictConfig):
+        target = node.get("_target_")
+        if isinstance(target, str):
+            module = target.rsplit(".", 1)[0]
+            if "." not in target or _find_spec(module) is None:
+                raise ConfigError(
+                    f"{path}._target_".lstrip("."),
+                    target,
+                    "an importable 'package.module.Name'",
+                    "check the spelling, or install the package that provides it",
+                )
+        for k, v in node.items_ex(resolve=False):
+            _check_targets(v, f"{path}.{k!s}")
+    elif OmegaConf.is_list(node):
+        for i, v in enumerate(node):
+            _check_targets(v, f"{path}[{i}]")
+
+
+def _find_spec(module: str) -> Any:
+    top = module.split(".")[0]
+    if top != "src":  # third-party: only check the distribution is installed (no import)
+        return importlib.util.find_spec(top)
+    try:
+        return importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+
+
+def _check_checkpoint(cfg: DictConfig) -> None:
+    ckpt, resume, mode = cfg.get("ckpt_path"), cfg.get("resume"), str(cfg.mode.value)
+    if ckpt is not None and not Path(ckpt).is_file():
+        raise ConfigError(
+            "ckpt_path",
+            ckpt,
+            "an existing checkpoint file",
+            "pass the path of a .ckpt file, e.g. outputs/<name>/<time>/checkpoints/last.ckpt",
+        )
+    if resume is not None:
+        if ckpt is not None:
+            raise ConfigError("resume", resume, "null when ckpt_path is set", "use one of the two")
+        if resume != "latest" and not Path(resume).is_file():
+            raise ConfigError("resume", resume, "'latest' or an existing checkpoint file")
+    if mode in ("eval", "predict") and ckpt is None and resume is None:
+        raise ConfigError(
+            "ckpt_path",
+            None,
+            f"a checkpoint file in mode={mode}",
+            "add ckpt_path=<run dir>/checkpoints/last.ckpt (or resume=latest)",
+        )
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check ranges and references of a composed config; raise ConfigError on the first fault."""
+    for rule in RULES:
+        value = _select(cfg, rule.key)
+        if value is not _MISSING and not rule.check(value):
+            raise ConfigError(rule.key, value, rule.expected, rule.fix)
+    _check_checkpoint(cfg)
+    for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
+        if cfg.get(group) is not None:
+            _check_targets(cfg[group], group)

@@ -1,0 +1,31 @@
+"""Test a checkpoint: ``python run.py mode=eval ckpt_path=<file>`` (same dataset/model config)."""
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+from omegaconf import DictConfig
+
+from src.experiments import build
+from src.experiments.train import finish, scalars
+from src.utils import report
+from src.utils.checkpoints import resume_path
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run the validation and test splits through the checkpoint; write metrics.json and plots."""
+    out = Path(cfg.paths.output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build.datamodule(cfg)
+    module = build.module(cfg)
+    trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+    ckpt = resume_path(cfg)
+    if trainer.is_global_zero:
+        report.save_config(cfg, out)
+    trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
+    metrics: dict[str, Any] = scalars(trainer, "val/")
+    trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
+    metrics |= scalars(trainer, "test/") | {"checkpoint": ckpt, "run_dir": str(out)}
+    if trainer.is_global_zero:
+        finish(module, datamodule, metrics, [], out)
+    return metrics

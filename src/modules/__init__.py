@@ -1,0 +1,1 @@
+"""LightningModules, one per task. Each receives built networks, optimizer and schedule."""

@@ -1,0 +1,171 @@
+"""Classification of images, signals and tabular rows (multiclass or binary)."""
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from torch.optim import Optimizer
+from torchmetrics import MetricCollection
+from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Recall
+
+from src.errors import ConfigError
+from src.networks.init import initialize
+from src.optim import SchedulerSpec
+
+
+def classification_metrics(task: str, num_classes: int, prefix: str) -> MetricCollection:
+    """Accuracy, macro precision/recall/F1 and AUROC for ``task``, named ``<prefix><metric>``."""
+    kw: dict[str, Any] = {"task": task}
+    if task == "multiclass":
+        kw["num_classes"] = num_classes
+    macro = {**kw, "average": "macro"} if task == "multiclass" else kw
+    return MetricCollection(
+        {
+            "acc": Accuracy(**kw),
+            "precision": Precision(**macro),
+            "recall": Recall(**macro),
+            "f1": F1Score(**macro),
+            "auroc": AUROC(**macro),
+        },
+        prefix=prefix,
+    )
+
+
+class ClassificationModule(pl.LightningModule):
+    """Trains ``net`` to classify; logs loss and metrics per split as ``<split>/<name>``.
+
+    Args:
+        net: maps (B, *input_shape) to logits (B, num_classes), or (B, 1) when binary.
+        optimizer: optimizer factory called with the parameters (``_partial_: true``).
+        scheduler: learning-rate schedule; None or an empty spec for a constant lr.
+        task: ``multiclass`` or ``binary``.
+        num_classes: number of classes.
+        loss: loss module; None picks CrossEntropyLoss / BCEWithLogitsLoss by task.
+            MSELoss regresses the one-hot target (or the 0/1 label when binary).
+        class_weighting: ``balanced`` weights the loss by inverse train-class frequency.
+        l1: weight of the L1 penalty on weights (biases and norm layers excluded).
+        l2: weight of the L2 penalty on weights.
+        init: weight initialisation scheme (see :func:`src.networks.init.initialize`).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., Optimizer],
+        scheduler: SchedulerSpec | None = None,
+        task: str = "multiclass",
+        num_classes: int = 2,
+        loss: nn.Module | None = None,
+        class_weighting: str = "none",
+        l1: float = 0.0,
+        l2: float = 0.0,
+        init: str = "default",
+    ) -> None:
+        super().__init__()
+        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
+        self.task, self.num_classes = task, num_classes
+        self.loss = loss or (nn.BCEWithLogitsLoss() if task == "binary" else nn.CrossEntropyLoss())
+        self.class_weighting, self.l1, self.l2 = class_weighting, l1, l2
+        initialize(self.net, init)
+        self.train_metrics = classification_metrics(task, num_classes, "train/")
+        self.val_metrics = classification_metrics(task, num_classes, "val/")
+        self.test_metrics = classification_metrics(task, num_classes, "test/")
+        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def setup(self, stage: str) -> None:
+        if self.class_weighting == "balanced" and stage == "fit":
+            counts = self.trainer.datamodule.class_counts.float()  # type: ignore[attr-defined]
+            self._set_class_weights(counts.sum() / (len(counts) * counts.clamp(min=1)))
+
+    def _set_class_weights(self, weights: torch.Tensor) -> None:
+        if isinstance(self.loss, nn.CrossEntropyLoss):
+            self.loss.weight = weights.to(self.device)
+        elif isinstance(self.loss, nn.BCEWithLogitsLoss):
+            self.loss.pos_weight = (weights[1] / weights[0]).to(self.device)
+        else:
+            raise ConfigError(
+                "model.class_weighting",
+                "balanced",
+                "a loss that takes class weights (CrossEntropyLoss, BCEWithLogitsLoss)",
+                f"set model.class_weighting=none for {type(self.loss).__name__}",
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, num_classes) class probabilities, or (B,) P(class 1) when binary."""
+        return torch.sigmoid(logits.squeeze(-1)) if self.task == "binary" else logits.softmax(-1)
+
+    def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.task == "binary":
+            return self.loss(logits.squeeze(-1), y.float())
+        if isinstance(self.loss, nn.MSELoss | nn.BCEWithLogitsLoss):
+            return self.loss(logits, nn.functional.one_hot(y, self.num_classes).float())
+        return self.loss(logits, y)
+
+    def _penalty(self) -> torch.Tensor | float:
+        if not (self.l1 or self.l2):
+            return 0.0
+        weights = [p for p in self.net.parameters() if p.ndim > 1]
+        l1 = sum(p.abs().sum() for p in weights) if self.l1 else 0.0
+        l2 = sum(p.pow(2).sum() for p in weights) if self.l2 else 0.0
+        return self.l1 * l1 + self.l2 * l2
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self._loss(logits, y)
+        probs = self.probabilities(logits.float())
+        metrics: MetricCollection = getattr(self, f"{split}_metrics")
+        metrics.update(probs, y)
+        on_step = split == "train"
+        self.log(
+            f"{split}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(y),
+            sync_dist=True,
+        )
+        self.log_dict(
+            metrics,
+            on_step=False,
+            on_epoch=True,
+            prog_bar=split != "test",
+            batch_size=len(y),
+            sync_dist=True,
+        )
+        if split == "test":
+            self.test_outputs.append((probs.detach().cpu(), y.detach().cpu()))
+        return loss
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        return self._step(batch, "train") + self._penalty()
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def on_test_epoch_start(self) -> None:
+        self.test_outputs.clear()
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
+        x, y = batch
+        return {"probs": self.probabilities(self(x).float()), "target": y}
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        schedule = self.scheduler.build(optimizer, self.trainer) if self.scheduler else None
+        if schedule is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": schedule}

@@ -1,0 +1,51 @@
+"""Learning-rate schedules from config: a scheduler factory plus how Lightning should step it."""
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import lightning.pytorch as pl
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LinearLR, LRScheduler, ReduceLROnPlateau, SequentialLR
+
+SchedulerFactory = Callable[..., LRScheduler | ReduceLROnPlateau]
+
+
+class SchedulerSpec:
+    """A partially applied torch scheduler and the Lightning settings to drive it.
+
+    Args:
+        factory: ``torch.optim.lr_scheduler.X`` with ``_partial_: true``; None = constant lr.
+        interval: step the schedule every ``epoch`` or every optimizer ``step``.
+        monitor: metric that ReduceLROnPlateau watches.
+        warmup: intervals of linear warm-up before the schedule (0 = none).
+        warmup_start_factor: the warm-up starts at this fraction of the lr.
+    """
+
+    # a plain class, not a dataclass: hydra.utils.instantiate would turn a dataclass passed as a
+    # keyword argument back into a config node
+    def __init__(
+        self,
+        factory: SchedulerFactory | None = None,
+        interval: str = "epoch",
+        monitor: str = "val/loss",
+        warmup: int = 0,
+        warmup_start_factor: float = 0.1,
+    ) -> None:
+        self.factory, self.interval, self.monitor = factory, interval, monitor
+        self.warmup, self.warmup_start_factor = warmup, warmup_start_factor
+
+    def build(self, optimizer: Optimizer, trainer: "pl.Trainer") -> dict[str, Any] | None:
+        """Lightning's ``lr_scheduler`` dict for ``configure_optimizers``, or None."""
+        if self.factory is None:
+            return None
+        kwargs = {}
+        # schedules that must know the run length (OneCycleLR) get it from the trainer
+        params = inspect.signature(self.factory).parameters
+        if "total_steps" in params and params["total_steps"].default is None:
+            kwargs["total_steps"] = int(trainer.estimated_stepping_batches)
+        scheduler = self.factory(optimizer, **kwargs)
+        if self.warmup > 0 and not isinstance(scheduler, ReduceLROnPlateau):
+            warm = LinearLR(optimizer, self.warmup_start_factor, 1.0, total_iters=self.warmup)
+            scheduler = SequentialLR(optimizer, [warm, scheduler], milestones=[self.warmup])
+        return {"scheduler": scheduler, "interval": self.interval, "monitor": self.monitor}

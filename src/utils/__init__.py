@@ -1,0 +1,1 @@
+"""Helpers of the entry functions: plots, run summaries, checkpoint lookup."""

@@ -1,0 +1,82 @@
+"""Every config under conf/ composes, and composing never imports torch."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CONF, ROOT, Compose
+
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
+
+
+def members(group: str) -> list[str]:
+    return sorted(
+        str(p.relative_to(CONF / group).with_suffix(""))
+        for p in (CONF / group).rglob("*.yaml")
+        if not p.name.startswith("_")
+    )
+
+
+ALL = [(g, m) for g in GROUPS for m in members(g)]
+
+
+@pytest.mark.parametrize(("group", "member"), ALL, ids=[f"{g}={m}" for g, m in ALL])
+def test_every_config_composes(compose_cfg: Compose, group: str, member: str) -> None:
+    cfg = compose_cfg(f"{group}={member}")
+    # resolving every interpolation catches dangling ${...} references
+    from omegaconf import OmegaConf
+
+    OmegaConf.to_container(cfg, resolve=True)
+
+
+def test_all_groups_present() -> None:
+    for group in (
+        "dataset",
+        "model",
+        "optimizer",
+        "scheduler",
+        "compression",
+        "hardware",
+        "logger",
+        "callbacks",
+        "paths",
+        "experiment",
+        "debug",
+    ):
+        assert members(group), f"conf/{group}/ has no member"
+
+
+def test_experiments_open_with_their_launch_command() -> None:
+    for path in (CONF / "experiment").glob("*.yaml"):
+        text = path.read_text()
+        assert text.startswith("# @package _global_"), path
+        assert f"python run.py experiment={path.stem}" in text, f"{path} lacks its launch command"
+
+
+def test_printing_config_does_not_import_torch() -> None:
+    code = (
+        "import sys, runpy; sys.argv = ['run.py', '--cfg', 'job']\n"
+        "try:\n    runpy.run_path('run.py', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'composing the config imported torch'\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "_target_: src.data.datamodule.InMemoryDataModule" in out.stdout
+
+
+def test_help_lists_groups() -> None:
+    out = subprocess.run(
+        [sys.executable, "run.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    for group in ("dataset:", "model:", "hardware:", "compression:"):
+        assert group in out.stdout
+
+
+def test_no_stray_files_in_conf() -> None:
+    assert not [p for p in Path(CONF).rglob("*") if p.is_file() and p.suffix != ".yaml"]
