@@ -121,24 +121,12 @@ class ClassificationModule(pl.LightningModule):
         probs = self.probabilities(logits.float())
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
         metrics.update(probs, y)
-        on_step = split == "train"
-        self.log(
-            f"{split}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(y),
-            sync_dist=True,
-        )
-        self.log_dict(
-            metrics,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=split != "test",
-            batch_size=len(y),
-            sync_dist=True,
-        )
+        # metric objects are logged per epoch (computed over all batches, synced across ranks);
+        # the progress bar shows loss and accuracy only
+        log = {"batch_size": len(y), "sync_dist": True, "on_epoch": True}
+        self.log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True, **log)
+        for name, metric in metrics.items(keep_base=False, copy_state=False):
+            self.log(name, metric, on_step=False, prog_bar=name.endswith("/acc"), **log)
         if split == "test":
             self.test_outputs.append((probs.detach().cpu(), y.detach().cpu()))
         return loss
