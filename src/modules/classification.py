@@ -1,6 +1,7 @@
 """Classification of images, signals and tabular rows (multiclass or binary)."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lightning.pytorch as pl
@@ -123,10 +124,10 @@ class ClassificationModule(pl.LightningModule):
         metrics.update(probs, y)
         # metric objects are logged per epoch (computed over all batches, synced across ranks);
         # the progress bar shows loss and accuracy only
-        log = {"batch_size": len(y), "sync_dist": True, "on_epoch": True}
-        self.log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True, **log)
+        log = partial(self.log, batch_size=len(y), sync_dist=True, on_epoch=True)
+        log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True)
         for name, metric in metrics.items(keep_base=False, copy_state=False):
-            self.log(name, metric, on_step=False, prog_bar=name.endswith("/acc"), **log)
+            log(name, metric, on_step=False, prog_bar=name.endswith("/acc"))
         if split == "test":
             self.test_outputs.append((probs.detach().cpu(), y.detach().cpu()))
         return loss
