@@ -149,8 +149,12 @@ def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
-        raise ConfigError(missing[0], "???", "a value: it is mandatory and nothing set it",
-                          f"add {missing[0]}=<value> or choose a config group member that sets it")
+        raise ConfigError(
+            missing[0],
+            "???",
+            "a value: it is mandatory and nothing set it",
+            f"add {missing[0]}=<value> or choose a config group member that sets it",
+        )
     for rule in RULES:
         value = _select(cfg, rule.key)
         if value is not _MISSING and not rule.check(value):
