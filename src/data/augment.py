@@ -23,8 +23,13 @@ class BatchAugment(nn.Module):
         noise_std: standard deviation of added Gaussian noise (in normalised units).
     """
 
-    def __init__(self, hflip: bool = False, max_translate: int = 0, max_rotate_deg: float = 0.0,
-                 noise_std: float = 0.0) -> None:
+    def __init__(
+        self,
+        hflip: bool = False,
+        max_translate: int = 0,
+        max_rotate_deg: float = 0.0,
+        noise_std: float = 0.0,
+    ) -> None:
         super().__init__()
         self.hflip, self.max_translate = hflip, max_translate
         self.max_rotate_deg, self.noise_std = max_rotate_deg, noise_std

@@ -37,15 +37,29 @@ class InMemoryDataModule(pl.LightningDataModule):
         augment: batch augmentation applied to training batches only.
     """
 
-    def __init__(self, source: Callable[[], Arrays], input_shape: list[int], num_classes: int,
-                 task: str, num_outputs: int, batch_size: int = 64, val_fraction: float = 0.15,
-                 test_fraction: float = 0.15, normalize: str = "standard",
-                 sampler: str = "uniform", seed: int = 42,
-                 augment: BatchAugment | None = None) -> None:
+    def __init__(
+        self,
+        source: Callable[[], Arrays],
+        input_shape: list[int],
+        num_classes: int,
+        task: str,
+        num_outputs: int,
+        batch_size: int = 64,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        normalize: str = "standard",
+        sampler: str = "uniform",
+        seed: int = 42,
+        augment: BatchAugment | None = None,
+    ) -> None:
         super().__init__()
         self.source, self.input_shape = source, tuple(input_shape)
         self.num_classes, self.task, self.num_outputs = num_classes, task, num_outputs
-        self.batch_size, self.val_fraction, self.test_fraction = batch_size, val_fraction, test_fraction
+        self.batch_size, self.val_fraction, self.test_fraction = (
+            batch_size,
+            val_fraction,
+            test_fraction,
+        )
         self.normalize, self.sampler, self.seed = normalize, sampler, seed
         self.augment = augment if augment is not None and augment.active else None
         self.splits: dict[str, Split] = {}
@@ -66,8 +80,11 @@ class InMemoryDataModule(pl.LightningDataModule):
             x, x_test, y, y_test = self._split(x, y, self.test_fraction)
         x_train, x_val, y_train, y_val = self._split(x, y, self.val_fraction)
         stats = self._stats(x_train)
-        for name, (xs, ys) in {"train": (x_train, y_train), "val": (x_val, y_val),
-                               "test": (x_test, y_test)}.items():
+        for name, (xs, ys) in {
+            "train": (x_train, y_train),
+            "val": (x_val, y_val),
+            "test": (x_test, y_test),
+        }.items():
             self.splits[name] = (torch.from_numpy(self._apply(xs, stats)), torch.from_numpy(ys))
 
     def _split(self, x: np.ndarray, y: np.ndarray, fraction: float) -> list[np.ndarray]:
@@ -78,14 +95,20 @@ class InMemoryDataModule(pl.LightningDataModule):
     def _check(self, data: Arrays) -> None:
         shape = tuple(data.x.shape[1:])
         if shape != self.input_shape:
-            raise ConfigError("dataset.input_shape", list(self.input_shape),
-                              f"the loaded data's sample shape {list(shape)}",
-                              f"set dataset.input_shape={list(shape)}")
+            raise ConfigError(
+                "dataset.input_shape",
+                list(self.input_shape),
+                f"the loaded data's sample shape {list(shape)}",
+                f"set dataset.input_shape={list(shape)}",
+            )
         found = int(max(data.y.max(), -1 if data.y_test is None else data.y_test.max())) + 1
         if found > self.num_classes:
-            raise ConfigError("dataset.num_classes", self.num_classes,
-                              f"at least {found} (labels go up to {found - 1})",
-                              f"set dataset.num_classes={found}")
+            raise ConfigError(
+                "dataset.num_classes",
+                self.num_classes,
+                f"at least {found} (labels go up to {found - 1})",
+                f"set dataset.num_classes={found}",
+            )
 
     def _stats(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         axes = (0,) if x.ndim == 2 else (0, *range(2, x.ndim))  # per feature / per channel
@@ -113,8 +136,17 @@ class InMemoryDataModule(pl.LightningDataModule):
             weights = (1.0 / self.class_counts.clamp(min=1).float())[y]
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return TensorLoader(x, y, self.batch_size, shuffle=train, drop_last=False, weights=weights,
-                            seed=self.seed, rank=rank, world_size=world)
+        return TensorLoader(
+            x,
+            y,
+            self.batch_size,
+            shuffle=train,
+            drop_last=False,
+            weights=weights,
+            seed=self.seed,
+            rank=rank,
+            world_size=world,
+        )
 
     def train_dataloader(self) -> TensorLoader:
         return self._loader("train", train=True)

@@ -36,9 +36,18 @@ class TensorLoader:
         world_size: number of processes.
     """
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = False,
-                 drop_last: bool = False, weights: torch.Tensor | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1) -> None:
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        weights: torch.Tensor | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
         self.seed, self.rank, self.world_size = seed, rank, world_size
@@ -57,7 +66,7 @@ class TensorLoader:
         else:
             idx = torch.arange(n)
         per_rank = n // self.world_size  # equal shards: every rank runs the same number of steps
-        return idx[self.rank * per_rank:(self.rank + 1) * per_rank]
+        return idx[self.rank * per_rank : (self.rank + 1) * per_rank]
 
     def __len__(self) -> int:
         n = len(self.y) // self.world_size
@@ -66,5 +75,5 @@ class TensorLoader:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         idx = self._indices()
         for i in range(len(self)):
-            b = idx[i * self.batch_size:(i + 1) * self.batch_size]
+            b = idx[i * self.batch_size : (i + 1) * self.batch_size]
             yield self.x[b], self.y[b]

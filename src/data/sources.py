@@ -34,8 +34,11 @@ def load_digits() -> Arrays:
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()
-    return Arrays(d.images[:, None].astype(np.float32), d.target.astype(np.int64),
-                  class_names=[str(c) for c in d.target_names])
+    return Arrays(
+        d.images[:, None].astype(np.float32),
+        d.target.astype(np.int64),
+        class_names=[str(c) for c in d.target_names],
+    )
 
 
 def load_breast_cancer() -> Arrays:
@@ -43,8 +46,11 @@ def load_breast_cancer() -> Arrays:
     from sklearn.datasets import load_breast_cancer as sk_bc
 
     d = sk_bc()
-    return Arrays(d.data.astype(np.float32), d.target.astype(np.int64),
-                  class_names=[str(c) for c in d.target_names])
+    return Arrays(
+        d.data.astype(np.float32),
+        d.target.astype(np.int64),
+        class_names=[str(c) for c in d.target_names],
+    )
 
 
 def load_mnist1d(cache_dir: str, num_samples: int = 5000, seed: int = 42) -> Arrays:
@@ -67,9 +73,13 @@ def load_mnist1d(cache_dir: str, num_samples: int = 5000, seed: int = 42) -> Arr
         data = make_dataset(args)  # generation only; never mnist1d's download path
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(pickle.dumps({k: data[k] for k in ("x", "y", "x_test", "y_test")}))
-    return Arrays(data["x"][:, None].astype(np.float32), data["y"].astype(np.int64),
-                  data["x_test"][:, None].astype(np.float32), data["y_test"].astype(np.int64),
-                  class_names=[str(i) for i in range(10)])
+    return Arrays(
+        data["x"][:, None].astype(np.float32),
+        data["y"].astype(np.int64),
+        data["x_test"][:, None].astype(np.float32),
+        data["y_test"].astype(np.int64),
+        class_names=[str(i) for i in range(10)],
+    )
 
 
 _TORCHVISION_FILES = {
@@ -91,7 +101,9 @@ def load_torchvision(name: str, root: str, download: bool = True) -> Arrays:
     import torchvision.datasets as tvd
 
     if name not in _TORCHVISION_FILES:
-        raise DataError(f"dataset.source.name={name!r}: expected one of {sorted(_TORCHVISION_FILES)}")
+        raise DataError(
+            f"dataset.source.name={name!r}: expected one of {sorted(_TORCHVISION_FILES)}"
+        )
     cls = getattr(tvd, name)
     try:
         train, test = (cls(root, train=t, download=download) for t in (True, False))
