@@ -47,6 +47,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "global_step": trainer.global_step,
         "best_checkpoint": best,
         "run_dir": str(out),
+        "world_size": trainer.world_size,
+        "precision": str(trainer.precision),
     }
     if trainer.is_global_zero:
         finish(module, datamodule, metrics, curves, out)
