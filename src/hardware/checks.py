@@ -16,10 +16,22 @@ def _explicit_world_size(hw: DictConfig) -> int | None:
 
 
 def check_hardware(cfg: DictConfig) -> None:
-    """A global batch must split evenly over the processes."""
+    """Settings the chosen device cannot run, and a global batch that does not split evenly."""
     hw = cfg.get("hardware")
-    if hw is None or hw.get("batch_size_mode") != "global":
+    if hw is None:
         return
+    if hw.get("sync_batchnorm") and hw.get("accelerator") == "cpu":
+        raise ConfigError(
+            "hardware.sync_batchnorm",
+            True,
+            "false on the CPU (torch's SyncBatchNorm runs on CUDA only)",
+            "set hardware.sync_batchnorm=false, or train on GPUs (hardware=ddp)",
+        )
+    if hw.get("batch_size_mode") == "global":
+        _check_global_batch(cfg, hw)
+
+
+def _check_global_batch(cfg: DictConfig, hw: DictConfig) -> None:
     world = _explicit_world_size(hw)
     batch = OmegaConf.select(cfg, "dataset.batch_size")
     if world and isinstance(batch, int) and batch % world:
