@@ -78,7 +78,6 @@ def run(label: str, overrides: list[str], epochs: int, out: Path) -> dict[str, A
         *overrides,
         f"trainer.max_epochs={epochs}",
         "test=false",
-        "logger=none",
         "print_config=false",
         "++callbacks.progress_bar=null",
         "+callbacks.throughput={_target_:bench.ddp_scaling.Throughput}",
@@ -86,7 +85,9 @@ def run(label: str, overrides: list[str], epochs: int, out: Path) -> dict[str, A
         f"hydra.run.dir={run_dir}",
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
     return json.loads((run_dir / "throughput.json").read_text())
 
 

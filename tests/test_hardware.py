@@ -96,6 +96,15 @@ def test_bf16_mixed_trains_on_cpu_and_is_recorded(compose_cfg: Compose, tmp_path
     assert written["precision"] == "bf16-mixed"
 
 
+def test_compile_compiles_the_module_built_for_every_task(compose_cfg: Compose) -> None:
+    from src.experiments import build
+
+    assert build.module(compose_cfg())._compiled_call_impl is None
+    compiled = build.module(compose_cfg("hardware.compile=true"))
+    assert compiled._compiled_call_impl is not None
+    assert not any("_orig_mod" in k for k in compiled.state_dict())  # checkpoints unchanged
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on CPU needs a C++ compiler")
 def test_compile_trains_on_cpu(compose_cfg: Compose) -> None:
