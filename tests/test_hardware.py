@@ -199,11 +199,22 @@ def test_gpu_16_mixed_trains(compose_cfg: Compose) -> None:
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+@pytest.mark.parametrize("member", ["gpu", "ddp", "fsdp"])
+def test_gpu_member_without_gpu_fails_before_training(compose_cfg: Compose, member: str) -> None:
+    from src.experiments import build
+
+    with pytest.raises(ConfigError, match=r"hardware\.accelerator='gpu'.*hardware=auto"):
+        build.trainer(compose_cfg(f"hardware={member}"), [], [])
+
+
 @pytest.mark.gpu
 @GPU
-@pytest.mark.parametrize("member", ["ddp", "fsdp"])
-def test_multi_gpu_strategies_train(compose_cfg: Compose, member: str) -> None:
-    """NCCL DDP and FSDP on every visible GPU (a single GPU is a world of one)."""
-    metrics = train(compose_cfg(f"hardware={member}", "test=false"))
+@pytest.mark.parametrize(
+    ("member", "extra"), [("ddp", "hardware.sync_batchnorm=true"), ("fsdp", "test=false")]
+)
+def test_multi_gpu_strategies_train(compose_cfg: Compose, member: str, extra: str) -> None:
+    """NCCL DDP (with SyncBatchNorm) and FSDP on every visible GPU (one GPU = a world of one)."""
+    metrics = train(compose_cfg(f"hardware={member}", extra))
     assert metrics["world_size"] == torch.cuda.device_count()
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
