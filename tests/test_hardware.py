@@ -37,7 +37,7 @@ EQUIVALENT = [
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=6",
     "trainer.limit_val_batches=1.0",
-    "test=false",
+    "trainer.limit_test_batches=1.0",
 ]
 GPU = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -120,13 +120,25 @@ def test_compile_trains_on_cpu(compose_cfg: Compose) -> None:
 
 @pytest.mark.slow
 def test_ddp_cpu_matches_one_process_on_the_same_global_batch(
-    compose_cfg: Compose, tmp_path: Path
+    compose_cfg: Compose, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from src.utils import report
+
+    plotted: list[int] = []  # test samples in rank 0's confusion matrix / ROC plots
+    write_plots = report.write_plots
+
+    def spy(out: Path, history: list, test_outputs: list, class_names: list) -> list[Path]:
+        plotted.append(sum(len(t) for _, t in test_outputs))
+        return write_plots(out, history, test_outputs, class_names)
+
+    monkeypatch.setattr(report, "write_plots", spy)
     ddp = train(compose_cfg(*DDP, *EQUIVALENT, run_dir=tmp_path / "ddp"))
     single = train(compose_cfg(*EQUIVALENT, run_dir=tmp_path / "single"))
+    assert plotted[0] == plotted[1] > 0  # rank 0 plots every rank's predictions
     assert (ddp["world_size"], single["world_size"]) == (2, 1)
     assert ddp["global_step"] == single["global_step"] == 12
     assert ddp["val/loss"] == pytest.approx(single["val/loss"], rel=1e-4)
+    assert ddp["test/acc"] == pytest.approx(single["test/acc"], abs=1e-6)
     # rank 0 alone wrote the run's files, checkpoints once
     assert sorted(p.name for p in (tmp_path / "ddp" / "checkpoints").iterdir()) == [
         "epoch_001.ckpt",

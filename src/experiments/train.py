@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from src.callbacks.history import MetricHistory
 from src.experiments import build
+from src.hardware import distributed
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
@@ -50,6 +51,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "world_size": trainer.world_size,
         "precision": str(trainer.precision),
     }
+    if hasattr(module, "test_outputs"):  # test predictions of all ranks, for rank 0's plots
+        module.test_outputs = distributed.gather_pairs(trainer, module.test_outputs)
     if trainer.is_global_zero:
         finish(module, datamodule, metrics, curves, out)
     return metrics

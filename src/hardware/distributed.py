@@ -38,6 +38,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.fabric.plugins import ClusterEnvironment
@@ -118,6 +119,24 @@ def relaunch_as_job(strategy: Strategy, cfg: DictConfig) -> None:
         strategy._launcher = JobLauncher(
             old.cluster_environment, old.num_processes, old.num_nodes, job_payload(cfg)
         )
+
+
+def gather_pairs(
+    trainer: pl.Trainer, pairs: list[tuple[torch.Tensor, torch.Tensor]]
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Every rank's (prediction, target) batches as one pair on every rank (a collective).
+
+    Each rank holds an equal share of the split (the loaders shard evenly), so the gathered
+    tensors stack; rank 0's plots then cover the whole split rather than its own share.
+    """
+    if trainer.world_size == 1 or not pairs:
+        return pairs
+    device = trainer.strategy.root_device
+    gathered = [
+        trainer.strategy.all_gather(torch.cat(part).to(device)).flatten(0, 1).cpu()  # (W*N, ...)
+        for part in zip(*pairs, strict=True)
+    ]
+    return [(gathered[0], gathered[1])]
 
 
 def end_previous_job(timeout_s: float = 300) -> None:
