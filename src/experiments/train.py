@@ -51,8 +51,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "world_size": trainer.world_size,
         "precision": str(trainer.precision),
     }
-    if hasattr(module, "test_outputs"):  # test predictions of all ranks, for rank 0's plots
-        module.test_outputs = distributed.gather_pairs(trainer, module.test_outputs)
+    test_outputs: list[Any] = getattr(module, "test_outputs", [])
+    test_outputs[:] = distributed.gather_pairs(trainer, test_outputs)  # all ranks', for the plots
     if trainer.is_global_zero:
         finish(module, datamodule, metrics, curves, out)
     return metrics
