@@ -158,6 +158,12 @@ def _check_checkpoint(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
+    for rule in RULES:
+        value = _select(cfg, rule.key)
+        if value is not _MISSING and not rule.check(value):
+            raise ConfigError(rule.key, value, rule.expected, rule.fix)
+    _check_checkpoint(cfg)
+    check_hardware(cfg)  # before anything resolves the derived batch-size interpolations
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(
@@ -166,12 +172,6 @@ def validate(cfg: DictConfig) -> None:
             "a value: it is mandatory and nothing set it",
             f"add {missing[0]}=<value> or choose a config group member that sets it",
         )
-    for rule in RULES:
-        value = _select(cfg, rule.key)
-        if value is not _MISSING and not rule.check(value):
-            raise ConfigError(rule.key, value, rule.expected, rule.fix)
-    _check_checkpoint(cfg)
-    check_hardware(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:
             _check_targets(cfg[group], group)
