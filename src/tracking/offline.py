@@ -100,5 +100,6 @@ def read_run(run_dir: Path) -> OfflineRun:
 
 
 def find_runs(root: Path) -> list[Path]:
-    """Every ``wandb/offline-run-*`` directory under ``root``, oldest first."""
-    return sorted(Path(root).rglob("wandb/offline-run-*"), key=lambda p: p.name)
+    """Every ``offline-run-*`` directory under ``root``, oldest first."""
+    runs = (p for p in Path(root).rglob("offline-run-*") if p.is_dir())
+    return sorted(runs, key=lambda p: p.name)
