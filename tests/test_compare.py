@@ -131,7 +131,7 @@ def test_folder_without_runs_and_unknown_metric(sweep: Path, compose_cfg: Compos
     with pytest.raises(UserError, match="no finished run"):
         run(cfg)
     cfg = compose_cfg("mode=compare", f"compare.runs={sweep}", "compare.sort_by=val/bleu")
-    with pytest.raises(ConfigError, match="compare.sort_by='val/bleu'.*val/acc"):
+    with pytest.raises(ConfigError, match=r"compare\.sort_by='val/bleu'.*val/acc"):
         run(cfg)
 
 
