@@ -65,7 +65,13 @@ def test_mode_is_offline_without_credentials(no_account: dict, monkeypatch, tmp_
 
 
 def test_offline_run_holds_config_metrics_and_summary(no_account: dict, compose_cfg: Compose):
-    cfg = compose_cfg("logger=wandb", "trainer.max_epochs=2", "tags=[smoke,digits]")
+    cfg = compose_cfg(
+        "logger=wandb",
+        "trainer.max_epochs=2",
+        "tags=[smoke,digits]",
+        "logger.wandb.watch=gradients",
+        "logger.wandb.watch_log_freq=1",
+    )
     run(cfg)
     out = Path(cfg.paths.output_dir)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -92,6 +98,17 @@ def test_offline_run_holds_config_metrics_and_summary(no_account: dict, compose_
     assert {"plots/learning_curves", "plots/confusion_matrix", "plots/roc_curve"} <= {
         k.rsplit("/", 1)[0] for k in wb.summary if k.startswith("plots/")
     }
+    # logger.wandb.watch: gradient histograms of the network's weights
+    assert any(k.startswith("gradients/net.") for h in wb.history for k in h)
+
+    # evaluating the checkpoint in the same process is a new run of job type eval
+    ev = compose_cfg(
+        "logger=wandb", "mode=eval", f"ckpt_path={metrics['best_checkpoint']}", run_dir=out / "eval"
+    )
+    run(ev)
+    evaluated = only_run(out / "eval" / "wandb")
+    assert evaluated.job_type == "eval" and evaluated.run_id != wb.run_id
+    assert evaluated.summary["test/acc"] == pytest.approx(metrics["test/acc"])
 
 
 def test_failed_job_is_marked_failed(no_account: dict, compose_cfg: Compose) -> None:
@@ -188,3 +205,30 @@ def test_bad_project_name_is_one_line_on_the_cli(no_account: dict) -> None:
     printed = out.stdout + out.stderr
     assert "logger.wandb.project='my/project': expected 1-128 characters without" in printed
     assert "Traceback" not in printed
+
+
+@pytest.mark.slow
+def test_ddp_run_is_one_wandb_run_and_exits(no_account: dict, tmp_path: Path) -> None:
+    # two CPU processes (gloo): only rank 0 may create a W&B run, and both must exit
+    out = subprocess.run(
+        [
+            sys.executable,
+            "run.py",
+            "logger=wandb",
+            "hardware.devices=2",
+            "hardware.strategy=ddp",
+            f"hydra.run.dir={tmp_path / 'ddp'}",
+            f"paths.data_dir={DATA_DIR}",
+            *FAST,
+        ],
+        cwd=ROOT,
+        env=no_account | {"OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    wb = only_run(tmp_path / "ddp")
+    assert wb.exit_code == 0
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert wb.summary["test/acc"] == pytest.approx(metrics["test/acc"])

@@ -126,14 +126,19 @@ class WandbLogger(_LightningWandbLogger):
         """Summary values, plots as media, then ``finish`` with the job's exit code."""
         if self._experiment is None:
             return  # the job failed before anything was logged: no run was created
-        run = self.experiment
-        run.summary.update(summary_values(outcome.metrics))
-        if self._trial_number is not None:
-            run.summary.update({"optuna/trial_number": self._trial_number})
-            run.summary.update({"optuna/state": outcome.state})
-        self.log_plots()
-        run.finish(exit_code=outcome.exit_code)
-        self._experiment = None  # a later use of this logger must not log into a finished run
+        run, exit_code = self.experiment, outcome.exit_code
+        try:
+            run.summary.update(summary_values(outcome.metrics))
+            if self._trial_number is not None:
+                run.summary.update({"optuna/trial_number": self._trial_number})
+                run.summary.update({"optuna/state": outcome.state})
+            self.log_plots()
+        except BaseException:
+            exit_code = 1  # the job fails with this error, so must its W&B run
+            raise
+        finally:
+            run.finish(exit_code=exit_code)  # always: an unfinished run swallows the next job's
+            self._experiment = None  # a later use of this logger must not log into a finished run
 
     def log_plots(self) -> None:
         """Every PNG in the run directory (curves, confusion matrix, ROC, ...) as an image."""
