@@ -116,9 +116,17 @@ class Session:
         return [str(t) for t in self.cfg.get("tags") or []]
 
     def close(self, outcome: JobOutcome) -> None:
+        """Call every closer once, even if one fails; then raise the first failure."""
         closers, self.closers = self.closers, []
+        errors = []
         for closer in closers:
-            closer(outcome)
+            try:
+                closer(outcome)
+            except Exception as e:
+                log.exception("closing a tracking run failed")
+                errors.append(e)
+        if errors:
+            raise errors[0]
 
 
 _current: Session | None = None
