@@ -18,8 +18,9 @@ class MLFlowLogger(_LightningMLFlowLogger):
     Args:
         experiment_name: MLflow experiment (one per ``name`` by default).
         run_name: None = the session's run name (``<job num>-<overrides>`` in a multirun).
-        save_dir: local file store, used when ``tracking_uri`` is None.
-        tracking_uri: a tracking server or ``file:`` store; None = ``save_dir``.
+        save_dir: a folder store, used when ``tracking_uri`` is None (MLflow 3 wants
+            ``MLFLOW_ALLOW_FILE_STORE=true`` for that; the config uses SQLite instead).
+        tracking_uri: a tracking server or database URI, e.g. ``sqlite:///outputs/mlflow.db``.
         tags: extra run tags.
         log_model: log checkpoints as artifacts (``true`` at the end, ``all`` at every save).
     """
