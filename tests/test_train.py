@@ -105,3 +105,29 @@ def test_cli_trains_and_prints_metrics_and_run_dir(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-3000:]
     assert "test/acc" in out.stdout
     assert f"run directory: {tmp_path}" in out.stdout.replace("\n", "")
+
+
+def test_multirun_writes_one_directory_per_job(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "run.py",
+            "-m",
+            "debug=fast",
+            "optimizer=adam,sgd",
+            f"paths.log_dir={tmp_path}",
+            f"paths.data_dir={DATA_DIR}",
+            "++callbacks.progress_bar=null",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    (sweep,) = (tmp_path / "digits_cnn" / "multirun").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
+    optimizers = [json.loads((sweep / j / "metrics.json").read_text()) for j in jobs]
+    assert all("test/acc" in m for m in optimizers)
+    assert "_target_: torch.optim.SGD" in (sweep / "1" / "config_resolved.yaml").read_text()

@@ -105,7 +105,8 @@ class WandbLogger(_LightningWandbLogger):
             job_type=job_type or (session.job_type if session else None),
             tags=list(tags) if tags is not None else (session.tags if session else None),
             notes=notes,
-            config=session.config if session else None,
+            # only rank 0 creates a run: the other ranks need not resolve the config
+            config=session.config if session and rank_zero_only.rank == 0 else None,
             mode=mode,
             **kwargs,
         )
