@@ -106,7 +106,7 @@ class WandbLogger(_LightningWandbLogger):
             tags=list(tags) if tags is not None else (session.tags if session else None),
             notes=notes,
             # only rank 0 creates a run: the other ranks need not resolve the config
-            config=session.config if session and rank_zero_only.rank == 0 else None,
+            config=session.config if session and _rank() == 0 else None,
             mode=mode,
             **kwargs,
         )
@@ -155,3 +155,7 @@ class WandbLogger(_LightningWandbLogger):
 def summary_values(metrics: dict[str, Any]) -> dict[str, Any]:
     """The numbers and strings of ``metrics`` (None entries, e.g. no best checkpoint, left out)."""
     return {k: v for k, v in metrics.items() if isinstance(v, str | int | float)}
+
+
+def _rank() -> int:
+    return int(getattr(rank_zero_only, "rank", 0))
