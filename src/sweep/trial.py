@@ -1,0 +1,65 @@
+"""Lightning callbacks that tie a training run to its Optuna trial."""
+
+import math
+from typing import Any
+
+import lightning.pytorch as pl
+import optuna
+from lightning.pytorch.callbacks import Callback
+from omegaconf import DictConfig
+
+from src.sweep.storage import open_storage
+
+
+class NonFiniteMetricError(FloatingPointError):
+    """A loss became NaN or infinite: the trial fails with this message as its reason."""
+
+
+class FiniteLoss(Callback):
+    """Raise :class:`NonFiniteMetricError` when a loss is NaN/inf after a validation epoch.
+
+    Early stopping's ``check_finite`` would end such a run quietly with a meaningless score;
+    in a sweep the trial must be recorded as failed, with the reason.
+    """
+
+    def __init__(self, keys: tuple[str, ...] = ("train/loss", "val/loss")) -> None:
+        self.keys = keys
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        for key in self.keys:
+            value = trainer.callback_metrics.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                raise NonFiniteMetricError(f"{key} is {float(value)} at epoch {trainer.current_epoch}")
+
+
+def trial_callbacks(cfg: DictConfig) -> list[Callback]:
+    """Callbacks for a job of an Optuna sweep; none outside a sweep (``cfg.optuna`` null)."""
+    node = cfg.get("optuna")
+    if node is None:
+        return []
+    callbacks: list[Callback] = [FiniteLoss()]
+    if node.get("prune", False):
+        from optuna_integration import PyTorchLightningPruningCallback
+
+        callbacks.append(PyTorchLightningPruningCallback(attach(node), monitor=node.monitor))
+    return callbacks
+
+
+def attach(node: Any) -> optuna.trial.Trial:
+    """The running trial ``node.trial`` (its number) of study ``node.study_name``."""
+    storage = open_storage(node.storage)
+    study = optuna.load_study(study_name=node.study_name, storage=storage)
+    study_id = storage.get_study_id_from_name(node.study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(node.trial))
+    return optuna.trial.Trial(study, trial_id)
+
+
+def raise_if_pruned(trainer: pl.Trainer) -> None:
+    """Under DDP the pruning callback only stops training; raise TrialPruned after fit."""
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    for cb in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(cb, PyTorchLightningPruningCallback):
+            cb.check_pruned()
