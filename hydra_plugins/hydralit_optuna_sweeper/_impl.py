@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import JobReturn
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
@@ -50,9 +51,7 @@ class OptunaSweep:
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
-        self.sweep_dir = Path(config.hydra.sweep.dir).absolute()
         self.directions = _directions(self.s.direction)
-        self.storage_url = self._storage_url()
         self.study_name = self.s.study_name or "hydralit"
         self.running: set[int] = set()  # trial ids this process has in flight
         self.ids: dict[int, int] = {}  # trial number -> storage trial id
@@ -113,6 +112,10 @@ class OptunaSweep:
     # --- the loop ---------------------------------------------------------------------------
     def sweep(self, arguments: list[str], validate: Callable[[Sequence[Sequence[str]]], None]
               ) -> list[FrozenTrial]:
+        # ${hydra:...} in the sweep dir (e.g. via ${name}) resolves against the set config
+        HydraConfig.instance().set_config(self.config)
+        self.sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
+        self.storage_url = self._storage_url()
         self._check_settings()
         search = space.parse(OmegaConf.to_container(self.s.params) or {}, arguments)  # type: ignore[arg-type]
         validate([search.fixed + search.overrides(_sample_point(search))])
