@@ -1,6 +1,7 @@
 """Classification of images, signals and tabular rows (multiclass or binary)."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lightning.pytorch as pl
@@ -121,24 +122,12 @@ class ClassificationModule(pl.LightningModule):
         probs = self.probabilities(logits.float())
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
         metrics.update(probs, y)
-        on_step = split == "train"
-        self.log(
-            f"{split}/loss",
-            loss,
-            on_step=on_step,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(y),
-            sync_dist=True,
-        )
-        self.log_dict(
-            metrics,
-            on_step=False,
-            on_epoch=True,
-            prog_bar=split != "test",
-            batch_size=len(y),
-            sync_dist=True,
-        )
+        # metric objects are logged per epoch (computed over all batches, synced across ranks);
+        # the progress bar shows loss and accuracy only
+        log = partial(self.log, batch_size=len(y), sync_dist=True, on_epoch=True)
+        log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True)
+        for name, metric in metrics.items(keep_base=False, copy_state=False):
+            log(name, metric, on_step=False, prog_bar=name.endswith("/acc"))
         if split == "test":
             self.test_outputs.append((probs.detach().cpu(), y.detach().cpu()))
         return loss
