@@ -7,6 +7,7 @@ when concurrent sweepers over-asked); the study is done when ``n_trials`` counte
 """
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ class OptunaSweep:
         )
         self.directions = _directions(self.s.direction)
         self.study_name = self.s.study_name or "hydralit"
+        self.n_trials = int(self.s.n_trials)
         self.running: set[int] = set()  # trial ids this process has in flight
         self.ids: dict[int, int] = {}  # trial number -> storage trial id
 
@@ -89,6 +91,12 @@ class OptunaSweep:
 
     def _open_study(self, search: space.SearchSpace) -> optuna.Study:
         grid = {"search_space": search.grid()} if "GridSampler" in self.s.sampler._target_ else {}
+        if grid:
+            size = math.prod(len(v) for v in grid["search_space"].values())
+            if size < self.n_trials:
+                log.warning("the grid has %d points: n_trials=%d lowered to %d",
+                            size, self.n_trials, size)
+                self.n_trials = size
         sampler = self._build(self.s.sampler, "sampler", **grid)
         pruner = self._build(self.s.pruner, "pruner")
         if self.storage_url.startswith("sqlite:///"):
@@ -122,7 +130,7 @@ class OptunaSweep:
         study = self._open_study(search)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
         log.info("Optuna study '%s' in %s: %d trial(s) wanted, %d per batch",
-                 self.study_name, self.storage_url, self.s.n_trials, self.s.n_jobs)
+                 self.study_name, self.storage_url, self.n_trials, self.s.n_jobs)
         self._stop = False
         threading.Thread(target=self._heartbeat, daemon=True).start()
         try:
@@ -155,7 +163,7 @@ class OptunaSweep:
         batch: list[optuna.Trial] = []
         counted = self.counted()
         waiting = any(t.state == TrialState.WAITING for t in counted)
-        room = int(self.s.n_trials) - len(counted)
+        room = self.n_trials - len(counted)
         for _ in range(int(self.s.n_jobs)):
             if room <= 0 and not waiting:
                 break
@@ -181,13 +189,14 @@ class OptunaSweep:
 
     def _in_quota(self, number: int) -> bool:
         before = [t for t in self.counted() if t.number < number]
-        return len(before) < int(self.s.n_trials)
+        return len(before) < self.n_trials
 
     def _job_overrides(self, trial: optuna.Trial, search: space.SearchSpace) -> list[str]:
         extra: dict[str, Any] = {}
         if self.s.custom_search_space:
             extra = get_method(self.s.custom_search_space)(self.config, trial) or {}
-        params = search.overrides(trial.params) + [f"{k}={v}" for k, v in extra.items()]
+        sampled = {k: v for k, v in trial.params.items() if k in search.distributions}
+        params = search.overrides(sampled) + [f"{k}={v}" for k, v in extra.items()]
         self.storage.set_trial_user_attr(self._id(trial.number), "overrides", search.fixed + params)
         prune = len(self.directions) == 1 and "NopPruner" not in self.s.pruner._target_
         monitor = (self.s.objectives or [self.config.get("optimized_metric")])[0]
@@ -248,7 +257,7 @@ class OptunaSweep:
 
     def _check_failures(self) -> None:
         failed = [t for t in self.counted() if t.state == TrialState.FAIL]
-        limit = float(self.s.max_failure_rate) * int(self.s.n_trials)
+        limit = float(self.s.max_failure_rate) * self.n_trials
         if len(failed) > limit:
             reasons = "; ".join(f"#{t.number}: {t.user_attrs.get('fail_reason')}"
                                 for t in failed[-3:])

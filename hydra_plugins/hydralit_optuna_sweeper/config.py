@@ -33,7 +33,7 @@ class RandomSamplerConf:
 @dataclass
 class GridSamplerConf:
     # the grid is every value of the choice(...)/range(...) params; intervals are refused
-    _target_: str = "optuna.samplers.GridSampler"
+    _target_: str = "hydra_plugins.hydralit_optuna_sweeper.samplers.GridSampler"
     seed: int | None = None
 
 

@@ -66,7 +66,7 @@ def _summary(
         "storage": sweep.storage_url,
         "directions": sweep.directions,
         "objectives": list(sweep.s.objectives or [sweep.config.get("optimized_metric")]),
-        "n_trials": int(sweep.s.n_trials),
+        "n_trials": sweep.n_trials,
         "trials_by_state": dict(states),
         "arguments": list(arguments),
     }

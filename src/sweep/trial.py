@@ -6,6 +6,7 @@ from typing import Any
 import lightning.pytorch as pl
 import optuna
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.trainer.states import TrainerFn
 from omegaconf import DictConfig
 
 from src.sweep.storage import open_storage
@@ -26,7 +27,7 @@ class FiniteLoss(Callback):
         self.keys = keys
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
+        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         for key in self.keys:
             value = trainer.callback_metrics.get(key)
@@ -41,10 +42,24 @@ def trial_callbacks(cfg: DictConfig) -> list[Callback]:
         return []
     callbacks: list[Callback] = [FiniteLoss()]
     if node.get("prune", False):
-        from optuna_integration import PyTorchLightningPruningCallback
-
-        callbacks.append(PyTorchLightningPruningCallback(attach(node), monitor=node.monitor))
+        callbacks.append(_fit_pruning(attach(node), node.monitor))
     return callbacks
+
+
+def _fit_pruning(trial: optuna.trial.Trial, monitor: str) -> Callback:
+    """Optuna-integration's pruning callback, silent outside ``fit``.
+
+    ``train`` re-validates the best checkpoint after fitting; that must neither report a step
+    nor prune a trial that has already trained to the end.
+    """
+    from optuna_integration import PyTorchLightningPruningCallback
+
+    class FitPruning(PyTorchLightningPruningCallback):
+        def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+            if trainer.state.fn == TrainerFn.FITTING:
+                super().on_validation_end(trainer, pl_module)
+
+    return FitPruning(trial, monitor=monitor)
 
 
 def attach(node: Any) -> optuna.trial.Trial:

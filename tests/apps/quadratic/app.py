@@ -1,14 +1,16 @@
 """A millisecond-long task for the sweeper tests: ``python tests/apps/quadratic/app.py -m ...``.
 
-Returns ``-(x - 1)^2 - (y - 2)^2`` (maximum 0 at x=1, y=2), or ``[objective, x]`` when
-``two_objectives``; raises when ``x > raise_above``, returns NaN when ``x < nan_below``, sleeps
+Returns ``-(x - 1)^2 - (y - 2)^2`` (maximum 0 at x=1, y=2) and writes it with ``x`` to
+``metrics.json`` in the job's directory (for ``hydra.sweeper.objectives``); raises when ``x > raise_above``, returns NaN when ``x < nan_below``, sleeps
 ``sleep`` seconds, and appends ``x y`` to ``log_file`` so tests can count what actually ran.
 """
 
+import json
 import time
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 
@@ -23,7 +25,9 @@ def main(cfg: DictConfig) -> float | list[float]:
     if cfg.nan_below is not None and cfg.x < cfg.nan_below:
         return float("nan")
     value = -((cfg.x - 1) ** 2) - (cfg.y - 2) ** 2
-    return [value, float(cfg.x)] if cfg.two_objectives else value
+    out = Path(HydraConfig.get().runtime.output_dir)
+    (out / "metrics.json").write_text(json.dumps({"objective": value, "x": cfg.x}))
+    return value
 
 
 if __name__ == "__main__":
