@@ -98,7 +98,7 @@ class OptunaSweep:
                             size, self.n_trials, size)
                 self.n_trials = size
         sampler = self._build(self.s.sampler, "sampler", **grid)
-        pruner = self._build(self.s.pruner, "pruner")
+        pruner = self._build(self.pruner_cfg, "pruner")
         if self.storage_url.startswith("sqlite:///"):
             Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
                                                                           exist_ok=True)
@@ -123,6 +123,8 @@ class OptunaSweep:
         # ${hydra:...} in the sweep dir (e.g. via ${name}) resolves against the set config
         HydraConfig.instance().set_config(self.config)
         self.sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
+        # resolved against the whole config: max_resource: ${trainer.max_epochs}, say
+        self.pruner_cfg = OmegaConf.to_container(self.config.hydra.sweeper.pruner, resolve=True)
         self.storage_url = self._storage_url()
         self._check_settings()
         search = space.parse(OmegaConf.to_container(self.s.params) or {}, arguments)  # type: ignore[arg-type]
@@ -197,18 +199,22 @@ class OptunaSweep:
             extra = get_method(self.s.custom_search_space)(self.config, trial) or {}
         sampled = {k: v for k, v in trial.params.items() if k in search.distributions}
         params = search.overrides(sampled) + [f"{k}={v}" for k, v in extra.items()]
-        self.storage.set_trial_user_attr(self._id(trial.number), "overrides", search.fixed + params)
+        trial.set_user_attr("overrides", search.fixed + params)
         prune = len(self.directions) == 1 and "NopPruner" not in self.s.pruner._target_
         monitor = (self.s.objectives or [self.config.get("optimized_metric")])[0]
-        node = (f"++optuna={{study_name:'{self.study_name}',storage:'{self.storage_url}',"
-                f"trial:{trial.number},monitor:'{monitor}',prune:{str(prune).lower()}}}")
-        return [*search.fixed, *params, node, f"hydra.sweep.subdir=trial_{trial.number}"]
+        node = {"study_name": self.study_name, "storage": self.storage_url,
+                "trial": trial.number, "monitor": monitor, "prune": prune,
+                # the job builds the same pruner: Optuna storages keep no pruner
+                "pruner": self.pruner_cfg if prune else None}
+        return [*search.fixed, *params, f"++optuna={hydra_value(node)}",
+                f"hydra.sweep.subdir=trial_{trial.number}"]
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> None:
         result: Outcome = outcome_of(ret, self.s.objectives, len(self.directions))
         try:
             if result.reason:
-                self.storage.set_trial_user_attr(self._id(trial.number), "fail_reason", result.reason)
+                key = "prune_reason" if result.state == TrialState.PRUNED else "fail_reason"
+                trial.set_user_attr(key, result.reason)
             if result.state == TrialState.PRUNED:
                 # intermediate values were reported by the job; tell() takes the last as value
                 study.tell(trial, state=TrialState.PRUNED)
@@ -263,7 +269,7 @@ class OptunaSweep:
                                 for t in failed[-3:])
             raise RuntimeError(
                 f"Optuna sweep stopped: {len(failed)} failed trials exceed max_failure_rate="
-                f"{self.s.max_failure_rate} x n_trials={self.s.n_trials}. Last: {reasons}"
+                f"{self.s.max_failure_rate} x n_trials={self.n_trials}. Last: {reasons}"
             )
 
 
@@ -274,6 +280,21 @@ def _directions(value: Any) -> list[str]:
             raise SweepConfigError("direction", d, "must be maximize or minimize",
                                    "e.g. direction=maximize or direction=[maximize,minimize]")
     return [str(d) for d in directions]
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar: ``{a:1,b:'text',c:[1,2],d:null}``."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "\\'") + "'"
 
 
 def _sample_point(search: space.SearchSpace) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import lightning.pytorch as pl
 import optuna
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from src.sweep.storage import open_storage
@@ -65,7 +66,8 @@ def _fit_pruning(trial: optuna.trial.Trial, monitor: str) -> Callback:
 def attach(node: Any) -> optuna.trial.Trial:
     """The running trial ``node.trial`` (its number) of study ``node.study_name``."""
     storage = open_storage(node.storage)
-    study = optuna.load_study(study_name=node.study_name, storage=storage)
+    pruner = instantiate(node.pruner) if node.get("pruner") else None
+    study = optuna.load_study(study_name=node.study_name, storage=storage, pruner=pruner)
     study_id = storage.get_study_id_from_name(node.study_name)
     trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(node.trial))
     return optuna.trial.Trial(study, trial_id)
