@@ -112,9 +112,12 @@ class OptunaSweep:
             raise SweepConfigError("study_name", self.study_name, str(e),
                                    "use a new study_name or the study's directions") from e
         except Exception as e:
+            fix = ("install its database driver and name it in the URL, e.g. "
+                   "postgresql+psycopg2://..." if isinstance(e, ImportError)
+                   else "check that the database is up and the URL right")
             raise SweepConfigError(
                 "storage", self.storage_url, f"cannot open the study storage ({type(e).__name__}:"
-                f" {str(e).splitlines()[0]})", "check that the database is up and the URL right",
+                f" {str(e).splitlines()[0]})", fix,
             ) from e
 
     # --- the loop ---------------------------------------------------------------------------

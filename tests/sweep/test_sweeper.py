@@ -144,8 +144,9 @@ BAD_INPUT = {
     "key not in config": (["xx=interval(0, 1)"], "Key 'xx' is not in struct"),
     "bad interval bounds": (["x=interval(2, 1)"], "needs low < high"),
     "unreachable storage": (
-        ["hydra.sweeper.storage=postgresql://u:p@127.0.0.1:9/db"],
-        "hydra.sweeper.storage='postgresql://u:p@127.0.0.1:9/db': cannot open the study storage",
+        ["hydra.sweeper.storage=postgresql+psycopg2://u:p@127.0.0.1:9/db"],
+        "hydra.sweeper.storage='postgresql+psycopg2://u:p@127.0.0.1:9/db': cannot open the study "
+        "storage (OperationalError",
     ),
     "direction count": (
         ["hydra.sweeper.direction=[maximize,minimize]"],
