@@ -50,10 +50,12 @@ def objective(data: Data, max_epochs: int, run: Run) -> Callable[[optuna.Trial],
         hidden = trial.suggest_categorical("hidden", [32, 64, 128, 256])
         batch = trial.suggest_categorical("batch_size", [32, 64, 128])
         torch.manual_seed(trial.number)
-        net = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Dropout(dropout),
-                            nn.Linear(hidden, 10))
-        opt = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-               "rmsprop": torch.optim.RMSprop}[name](net.parameters(), lr=lr, weight_decay=wd)
+        net = nn.Sequential(
+            nn.Linear(64, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, 10)
+        )
+        opt = {"adamw": torch.optim.AdamW, "sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop}[
+            name
+        ](net.parameters(), lr=lr, weight_decay=wd)
         acc = 0.0
         for epoch in range(max_epochs):
             net.train()
@@ -75,8 +77,9 @@ def objective(data: Data, max_epochs: int, run: Run) -> Callable[[optuna.Trial],
 
 PRUNERS: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
     "none": lambda e: optuna.pruners.NopPruner(),
-    "hyperband": lambda e: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=e,
-                                                          reduction_factor=3),
+    "hyperband": lambda e: optuna.pruners.HyperbandPruner(
+        min_resource=1, max_resource=e, reduction_factor=3
+    ),
     "median": lambda e: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2),
     # one bracket of Hyperband: at epochs 1, 3, 9 only the top third goes on
     "sha": lambda e: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3),
@@ -90,9 +93,12 @@ PRUNERS: dict[str, Callable[[int], optuna.pruners.BasePruner]] = {
 def study(pruner: str, seed: int, trials: int, epochs: int, data: Data) -> tuple[Run, float]:
     run = Run()
     # a fixed name: HyperbandPruner assigns brackets by hashing study name + trial number
-    s = optuna.create_study(direction="maximize", pruner=PRUNERS[pruner](epochs),
-                            study_name=f"bench-{pruner}-{seed}",
-                            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8))
+    s = optuna.create_study(
+        direction="maximize",
+        pruner=PRUNERS[pruner](epochs),
+        study_name=f"bench-{pruner}-{seed}",
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
+    )
     start = time.perf_counter()
     s.optimize(objective(data, epochs, run), n_trials=trials)
     run.seconds = time.perf_counter() - start
@@ -110,16 +116,22 @@ def main() -> None:
     torch.set_num_threads(1)
     data = digits()
     print(f"{args.trials} trials x up to {args.epochs} epochs, TPE seeds {args.seeds}")
-    print(f"{'pruner':<10} {'seed':>4} {'trial-epochs':>12} {'% of none':>9} {'best val acc':>12} "
-          f"{'vs none':>8} {'seconds':>8}")
+    print(
+        f"{'pruner':<10} {'seed':>4} {'trial-epochs':>12} {'% of none':>9} {'best val acc':>12} "
+        f"{'vs none':>8} {'seconds':>8}"
+    )
     base: dict[int, tuple[Run, float]] = {}
     for seed in args.seeds:
         for pruner in args.pruners:
             run, best = study(pruner, seed, args.trials, args.epochs, data)
-            base.setdefault(seed, (run, best)) if pruner == "none" else None
+            if pruner == "none":
+                base[seed] = (run, best)
             ref_run, ref_best = base.get(seed, (run, best))
-            print(f"{pruner:<10} {seed:>4} {run.epochs:>12} {100 * run.epochs / ref_run.epochs:>8.1f}% "
-                  f"{100 * best:>11.2f}% {100 * (best - ref_best):>+7.2f} {run.seconds:>8.1f}")
+            share = 100 * run.epochs / ref_run.epochs
+            print(
+                f"{pruner:<10} {seed:>4} {run.epochs:>12} {share:>8.1f}% "
+                f"{100 * best:>11.2f}% {100 * (best - ref_best):>+7.2f} {run.seconds:>8.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,10 @@ class OptunaSweep:
         objectives = list(self.s.objectives or [self.config.get("optimized_metric")])
         if len(objectives) != len(self.directions):
             raise SweepConfigError(
-                "direction", OmegaConf.to_container(self.s.direction) if OmegaConf.is_list(
-                    self.s.direction) else self.s.direction,
+                "direction",
+                OmegaConf.to_container(self.s.direction)
+                if OmegaConf.is_list(self.s.direction)
+                else self.s.direction,
                 f"{len(self.directions)} direction(s) for {len(objectives)} objective(s) "
                 f"{objectives}",
                 "give one direction per entry of hydra.sweeper.objectives",
@@ -79,50 +81,73 @@ class OptunaSweep:
             if int(self.s[key]) < 1:
                 raise SweepConfigError(key, self.s[key], "must be >= 1", f"set {key} to 1 or more")
         if not 0 <= float(self.s.max_failure_rate) <= 1:
-            raise SweepConfigError("max_failure_rate", self.s.max_failure_rate,
-                                   "must lie in [0, 1]", "e.g. max_failure_rate=0.25")
+            raise SweepConfigError(
+                "max_failure_rate",
+                self.s.max_failure_rate,
+                "must lie in [0, 1]",
+                "e.g. max_failure_rate=0.25",
+            )
 
     def _build(self, node: Any, key: str, **kwargs: Any) -> Any:
         try:
             return instantiate(node, **kwargs)
         except Exception as e:
-            raise SweepConfigError(key, node.get("_target_"), f"could not be built: {e}",
-                                   f"check the keys under hydra.sweeper.{key}") from e
+            raise SweepConfigError(
+                key,
+                node.get("_target_"),
+                f"could not be built: {e}",
+                f"check the keys under hydra.sweeper.{key}",
+            ) from e
 
     def _open_study(self, search: space.SearchSpace) -> optuna.Study:
         grid = {"search_space": search.grid()} if "GridSampler" in self.s.sampler._target_ else {}
         if grid:
             size = math.prod(len(v) for v in grid["search_space"].values())
             if size < self.n_trials:
-                log.warning("the grid has %d points: n_trials=%d lowered to %d",
-                            size, self.n_trials, size)
+                log.warning(
+                    "the grid has %d points: n_trials=%d lowered to %d", size, self.n_trials, size
+                )
                 self.n_trials = size
         sampler = self._build(self.s.sampler, "sampler", **grid)
         pruner = self._build(self.pruner_cfg, "pruner")
         if self.storage_url.startswith("sqlite:///"):
-            Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
-                                                                          exist_ok=True)
+            Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
         try:
             self.storage = open_storage(self.storage_url)
             return optuna.create_study(
-                study_name=self.study_name, storage=self.storage, sampler=sampler,
-                pruner=pruner, directions=self.directions, load_if_exists=True,
+                study_name=self.study_name,
+                storage=self.storage,
+                sampler=sampler,
+                pruner=pruner,
+                directions=self.directions,  # type: ignore[arg-type]
+                load_if_exists=True,
             )
         except ValueError as e:  # an existing study with other directions
-            raise SweepConfigError("study_name", self.study_name, str(e),
-                                   "use a new study_name or the study's directions") from e
-        except Exception as e:
-            fix = ("install its database driver and name it in the URL, e.g. "
-                   "postgresql+psycopg2://..." if isinstance(e, ImportError)
-                   else "check that the database is up and the URL right")
             raise SweepConfigError(
-                "storage", self.storage_url, f"cannot open the study storage ({type(e).__name__}:"
-                f" {str(e).splitlines()[0]})", fix,
+                "study_name",
+                self.study_name,
+                str(e),
+                "use a new study_name or the study's directions",
+            ) from e
+        except Exception as e:
+            fix = (
+                "install its database driver and name it in the URL, e.g. postgresql+psycopg2://..."
+                if isinstance(e, ImportError)
+                else "check that the database is up and the URL right"
+            )
+            raise SweepConfigError(
+                "storage",
+                self.storage_url,
+                f"cannot open the study storage ({type(e).__name__}: {str(e).splitlines()[0]})",
+                fix,
             ) from e
 
     # --- the loop ---------------------------------------------------------------------------
-    def sweep(self, arguments: list[str], validate: Callable[[Sequence[Sequence[str]]], None]
-              ) -> list[FrozenTrial]:
+    def sweep(
+        self, arguments: list[str], validate: Callable[[Sequence[Sequence[str]]], None]
+    ) -> list[FrozenTrial]:
         # ${hydra:...} in the sweep dir (e.g. via ${name}) resolves against the set config
         HydraConfig.instance().set_config(self.config)
         self.sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
@@ -134,8 +159,13 @@ class OptunaSweep:
         validate([search.fixed + search.overrides(_sample_point(search))])
         study = self._open_study(search)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
-        log.info("Optuna study '%s' in %s: %d trial(s) wanted, %d per batch",
-                 self.study_name, self.storage_url, self.n_trials, self.s.n_jobs)
+        log.info(
+            "Optuna study '%s' in %s: %d trial(s) wanted, %d per batch",
+            self.study_name,
+            self.storage_url,
+            self.n_trials,
+            self.s.n_jobs,
+        )
         self._stop = False
         threading.Thread(target=self._heartbeat, daemon=True).start()
         try:
@@ -205,12 +235,21 @@ class OptunaSweep:
         trial.set_user_attr("overrides", search.fixed + params)
         prune = len(self.directions) == 1 and "NopPruner" not in self.s.pruner._target_
         monitor = (self.s.objectives or [self.config.get("optimized_metric")])[0]
-        node = {"study_name": self.study_name, "storage": self.storage_url,
-                "trial": trial.number, "monitor": monitor, "prune": prune,
-                # the job builds the same pruner: Optuna storages keep no pruner
-                "pruner": self.pruner_cfg if prune else None}
-        return [*search.fixed, *params, f"++optuna={hydra_value(node)}",
-                f"hydra.sweep.subdir=trial_{trial.number}"]
+        node = {
+            "study_name": self.study_name,
+            "storage": self.storage_url,
+            "trial": trial.number,
+            "monitor": monitor,
+            "prune": prune,
+            # the job builds the same pruner: Optuna storages keep no pruner
+            "pruner": self.pruner_cfg if prune else None,
+        }
+        return [
+            *search.fixed,
+            *params,
+            f"++optuna={hydra_value(node)}",
+            f"hydra.sweep.subdir=trial_{trial.number}",
+        ]
 
     def _tell(self, study: optuna.Study, trial: optuna.Trial, ret: JobReturn) -> None:
         result: Outcome = outcome_of(ret, self.s.objectives, len(self.directions))
@@ -268,8 +307,9 @@ class OptunaSweep:
         failed = [t for t in self.counted() if t.state == TrialState.FAIL]
         limit = float(self.s.max_failure_rate) * self.n_trials
         if len(failed) > limit:
-            reasons = "; ".join(f"#{t.number}: {t.user_attrs.get('fail_reason')}"
-                                for t in failed[-3:])
+            reasons = "; ".join(
+                f"#{t.number}: {t.user_attrs.get('fail_reason')}" for t in failed[-3:]
+            )
             raise RuntimeError(
                 f"Optuna sweep stopped: {len(failed)} failed trials exceed max_failure_rate="
                 f"{self.s.max_failure_rate} x n_trials={self.n_trials}. Last: {reasons}"
@@ -280,8 +320,12 @@ def _directions(value: Any) -> list[str]:
     directions = list(value) if OmegaConf.is_list(value) or isinstance(value, list) else [value]
     for d in directions:
         if d not in ("maximize", "minimize"):
-            raise SweepConfigError("direction", d, "must be maximize or minimize",
-                                   "e.g. direction=maximize or direction=[maximize,minimize]")
+            raise SweepConfigError(
+                "direction",
+                d,
+                "must be maximize or minimize",
+                "e.g. direction=maximize or direction=[maximize,minimize]",
+            )
     return [str(d) for d in directions]
 
 

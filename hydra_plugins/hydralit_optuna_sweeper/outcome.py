@@ -34,8 +34,10 @@ def outcome_of(ret: JobReturn, objectives: list[str] | None, n_objectives: int) 
     except (OSError, KeyError, TypeError, ValueError) as e:
         return Outcome(TrialState.FAIL, reason=f"no objective value: {type(e).__name__}: {e}")
     if len(values) != n_objectives:
-        return Outcome(TrialState.FAIL,
-                       reason=f"{len(values)} value(s) returned for {n_objectives} objective(s)")
+        return Outcome(
+            TrialState.FAIL,
+            reason=f"{len(values)} value(s) returned for {n_objectives} objective(s)",
+        )
     bad = [v for v in values if not math.isfinite(v)]
     if bad:
         return Outcome(TrialState.FAIL, reason=f"objective is {bad[0]} (diverged?)")

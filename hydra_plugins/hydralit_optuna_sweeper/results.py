@@ -71,7 +71,7 @@ def _summary(
         "arguments": list(arguments),
     }
     if len(sweep.directions) == 1:
-        summary["best_value"] = best[0]["values"][0] if best else None
+        summary["best_value"] = best[0]["values"][0] if best else None  # type: ignore[index]
         summary["best_params"] = best[0]["params"] if best else None
         summary["best_trial"] = best[0] if best else None
     else:
@@ -90,8 +90,15 @@ def write_csv(trials: list[FrozenTrial], path: Path) -> None:
     params = sorted({k for t in trials for k in t.params})
     attrs = sorted({k for t in trials for k in t.user_attrs if k != "overrides"})
     n_values = max((len(t.values or []) for t in trials), default=1)
-    header = ["number", "state", *[f"value_{i}" for i in range(n_values)],
-              *[f"params_{p}" for p in params], "duration_s", "last_step", *attrs]
+    header = [
+        "number",
+        "state",
+        *[f"value_{i}" for i in range(n_values)],
+        *[f"params_{p}" for p in params],
+        "duration_s",
+        "last_step",
+        *attrs,
+    ]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
@@ -99,9 +106,17 @@ def write_csv(trials: list[FrozenTrial], path: Path) -> None:
             values = list(t.values or [])
             values += [""] * (n_values - len(values))
             duration = t.duration.total_seconds() if t.duration else ""
-            w.writerow([t.number, t.state.name, *values, *[t.params.get(p, "") for p in params],
-                        duration, t.last_step if t.last_step is not None else "",
-                        *[t.user_attrs.get(a, "") for a in attrs]])
+            w.writerow(
+                [
+                    t.number,
+                    t.state.name,
+                    *values,
+                    *[t.params.get(p, "") for p in params],
+                    duration,
+                    t.last_step if t.last_step is not None else "",
+                    *[t.user_attrs.get(a, "") for a in attrs],
+                ]
+            )
 
 
 def write_plots(study: optuna.Study, out: Path) -> list[Path]:
@@ -123,8 +138,9 @@ def write_plots(study: optuna.Study, out: Path) -> list[Path]:
     target = (lambda t: t.values[0]) if len(study.directions) > 1 else None
     name = "objective 0" if target else None
     plots: dict[str, Any] = {
-        "optimization_history": lambda: ov.plot_optimization_history(study, target=target,
-                                                                     target_name=name or "Objective Value"),
+        "optimization_history": lambda: ov.plot_optimization_history(
+            study, target=target, target_name=name or "Objective Value"
+        ),
         "param_importances": lambda: ov.plot_param_importances(study, target=target),
         "parallel_coordinate": lambda: ov.plot_parallel_coordinate(study, target=target),
     }
@@ -148,10 +164,13 @@ def write_plots(study: optuna.Study, out: Path) -> list[Path]:
 def _print(summary: dict[str, Any], out: Path) -> None:
     states = ", ".join(f"{n} {s}" for s, n in sorted(summary["trials_by_state"].items()))
     lines = [f"Optuna study '{summary['study_name']}': {states} (of {summary['n_trials']} wanted)"]
-    if "best_trial" in summary and summary["best_trial"]:
+    if summary.get("best_trial"):
         b = summary["best_trial"]
-        lines += [f"  best trial #{b['number']}: {summary['objectives'][0]} = {b['values'][0]:.6g}",
-                  f"  params: {b['params']}", f"  reproduce: {b['command']}"]
+        lines += [
+            f"  best trial #{b['number']}: {summary['objectives'][0]} = {b['values'][0]:.6g}",
+            f"  params: {b['params']}",
+            f"  reproduce: {b['command']}",
+        ]
     for b in summary.get("pareto_front") or []:
         lines.append(f"  pareto #{b['number']}: values {b['values']}  reproduce: {b['command']}")
     lines.append(f"  results: {out / 'optimization_results.yaml'}, trials.csv, *.png")

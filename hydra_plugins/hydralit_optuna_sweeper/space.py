@@ -54,7 +54,9 @@ class SearchSpace:
                 grid[key] = list(range(dist.low, dist.high + 1, dist.step))
             else:
                 raise SweepConfigError(
-                    f"params.{key}", str(dist), "the grid sampler needs a finite set of values",
+                    f"params.{key}",
+                    str(dist),
+                    "the grid sampler needs a finite set of values",
                     f"use choice(...) or range(...) for {key}, or another sampler",
                 )
         return grid
@@ -78,7 +80,9 @@ def parse(params: dict[str, str], arguments: list[str]) -> SearchSpace:
         except OverrideParseException as e:
             key = line.split("=", 1)[0]
             raise SweepConfigError(
-                f"params.{key}", line.split("=", 1)[-1], f"cannot be parsed ({e.args[0]})",
+                f"params.{key}",
+                line.split("=", 1)[-1],
+                f"cannot be parsed ({e.args[0]})",
                 "write interval(low, high), int(interval(low, high)), tag(log, interval(low, "
                 "high)), range(start, stop, step) or choice(a, b, ...)",
             ) from None
@@ -96,9 +100,12 @@ def _add(space: SearchSpace, override: Override) -> None:
     value = override.value()
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         raw = list(override.sweep_iterator(transformer=Transformer.identity))
-        text = list(override.sweep_iterator(transformer=Transformer.encode))
-        choices = [v if isinstance(v, str | int | float | bool) or v is None else t
-                   for v, t in zip(raw, text, strict=True)]
+        text = [str(t) for t in override.sweep_iterator(transformer=Transformer.encode)]
+        # Optuna stores primitives; a list/dict choice is kept as its override text
+        choices: list[Any] = [
+            v if isinstance(v, str | int | float | bool) or v is None else t
+            for v, t in zip(raw, text, strict=True)
+        ]
         space.encoded[key] = dict(zip(choices, text, strict=True))
         space.distributions[key] = CategoricalDistribution(choices)
     elif isinstance(value, RangeSweep):
@@ -106,8 +113,12 @@ def _add(space: SearchSpace, override: Override) -> None:
     elif isinstance(value, IntervalSweep):
         space.distributions[key] = _interval(key, value)
     else:
-        raise SweepConfigError(f"params.{key}", override.input_line, "is not a search space",
-                               "use interval, range or choice")
+        raise SweepConfigError(
+            f"params.{key}",
+            override.input_line,
+            "is not a search space",
+            "use interval, range or choice",
+        )
 
 
 def _range(key: str, value: RangeSweep) -> BaseDistribution:
@@ -116,8 +127,12 @@ def _range(key: str, value: RangeSweep) -> BaseDistribution:
     if all(isinstance(v, int) for v in (start, stop, step)):
         high = start + (len(range(int(start), int(stop), int(step))) - 1) * int(step)
         if high < start:
-            raise SweepConfigError(f"params.{key}", f"range({start}, {stop}, {step})",
-                                   "is empty", "make stop larger than start")
+            raise SweepConfigError(
+                f"params.{key}",
+                f"range({start}, {stop}, {step})",
+                "is empty",
+                "make stop larger than start",
+            )
         return IntDistribution(int(start), int(high), step=int(step))
     n = int((stop - start) / step - 1e-9)  # stop excluded, as in Hydra's range
     return FloatDistribution(float(start), float(start + n * step), step=float(step))
@@ -128,8 +143,10 @@ def _interval(key: str, value: IntervalSweep) -> BaseDistribution:
     assert low is not None and high is not None
     if low >= high or (log and low <= 0):
         raise SweepConfigError(
-            f"params.{key}", f"interval({low}, {high})",
-            "needs low < high (and low > 0 on a log scale)", "swap or fix the bounds",
+            f"params.{key}",
+            f"interval({low}, {high})",
+            "needs low < high (and low > 0 on a log scale)",
+            "swap or fix the bounds",
         )
     if isinstance(low, int) and isinstance(high, int):
         return IntDistribution(low, high, log=log)

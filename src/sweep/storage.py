@@ -17,10 +17,10 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith(JOURNAL):
         path = Path(url.removeprefix(JOURNAL))
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = optuna.storages.journal.JournalFileOpenLock(str(path))
-        return optuna.storages.JournalStorage(
-            optuna.storages.journal.JournalFileBackend(str(path), lock_obj=lock)
-        )
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        lock = JournalFileOpenLock(str(path))
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(3):
         try:

@@ -5,9 +5,9 @@ from typing import Any
 
 import lightning.pytorch as pl
 import optuna
+from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from src.sweep.storage import open_storage
@@ -33,7 +33,9 @@ class FiniteLoss(Callback):
         for key in self.keys:
             value = trainer.callback_metrics.get(key)
             if value is not None and not math.isfinite(float(value)):
-                raise NonFiniteMetricError(f"{key} is {float(value)} at epoch {trainer.current_epoch}")
+                raise NonFiniteMetricError(
+                    f"{key} is {float(value)} at epoch {trainer.current_epoch}"
+                )
 
 
 def trial_callbacks(cfg: DictConfig) -> list[Callback]:

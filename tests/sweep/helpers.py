@@ -16,8 +16,12 @@ APP = ROOT / "tests" / "apps" / "quadratic" / "app.py"
 
 def env(sweep_dir: Path) -> dict[str, str]:
     # the repo root on sys.path is how Hydra finds hydra_plugins/ (run.py gets it as its dir)
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
-            "SWEEP_DIR": str(sweep_dir)}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "SWEEP_DIR": str(sweep_dir),
+    }
 
 
 def app_cmd(*overrides: str) -> list[str]:
@@ -25,11 +29,14 @@ def app_cmd(*overrides: str) -> list[str]:
 
 
 def sweep_app(sweep_dir: Path, *overrides: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(app_cmd(*overrides), env=env(sweep_dir), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        app_cmd(*overrides), env=env(sweep_dir), capture_output=True, text=True, timeout=timeout
+    )
 
 
-def trials(sweep_dir: Path, storage: str | None = None, name: str = "hydralit") -> list[FrozenTrial]:
+def trials(
+    sweep_dir: Path, storage: str | None = None, name: str = "hydralit"
+) -> list[FrozenTrial]:
     url = storage or f"sqlite:///{sweep_dir / 'optuna.db'}"
     from src.sweep.storage import open_storage
 

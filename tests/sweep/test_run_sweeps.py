@@ -24,16 +24,23 @@ TINY = [
 
 def sweep_run(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "run.py", "-m", *TINY, f"paths.log_dir={tmp_path}", *overrides]
-    return subprocess.run(cmd, cwd=ROOT, env=env(tmp_path), capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        cmd, cwd=ROOT, env=env(tmp_path), capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
 def test_pruned_trials_stop_after_the_pruned_epoch(tmp_path: Path) -> None:
     # a threshold above any accuracy prunes every trial at its first validation
-    out = sweep_run(tmp_path, f"hydra.sweep.dir={tmp_path}", "hydra/sweeper=optuna",
-                    "hydra/sweeper/pruner=threshold", "hydra.sweeper.pruner.lower=1.1",
-                    "hydra.sweeper.n_trials=2", "optimizer.lr=tag(log, interval(1e-3, 1e-2))")
+    out = sweep_run(
+        tmp_path,
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=1.1",
+        "hydra.sweeper.n_trials=2",
+        "optimizer.lr=tag(log, interval(1e-3, 1e-2))",
+    )
     assert out.returncode == 0, out.stderr
     for t in trials(tmp_path):
         assert t.state == TrialState.PRUNED
@@ -47,27 +54,44 @@ def test_pruned_trials_stop_after_the_pruned_epoch(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_nan_loss_fails_the_trial_with_its_reason(tmp_path: Path) -> None:
-    out = sweep_run(tmp_path, f"hydra.sweep.dir={tmp_path}", "hydra/sweeper=optuna",
-                    "hydra/sweeper/sampler=grid", "optimizer=sgd", "model.net.batchnorm=false",
-                    "optimizer.lr=choice(0.01, 1e9)", "hydra.sweeper.max_failure_rate=0.5")
+    out = sweep_run(
+        tmp_path,
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra/sweeper=optuna",
+        "hydra/sweeper/sampler=grid",
+        "optimizer=sgd",
+        "model.net.batchnorm=false",
+        "optimizer.lr=choice(0.01, 1e9)",
+        "hydra.sweeper.max_failure_rate=0.5",
+    )
     assert out.returncode == 0, out.stderr
     by_lr = {t.params["optimizer.lr"]: t for t in trials(tmp_path)}
     assert by_lr[1e9].state == TrialState.FAIL
-    assert by_lr[1e9].user_attrs["fail_reason"] == "NonFiniteMetricError: train/loss is nan at epoch 0"
+    assert (
+        by_lr[1e9].user_attrs["fail_reason"] == "NonFiniteMetricError: train/loss is nan at epoch 0"
+    )
     assert by_lr[0.01].state == TrialState.COMPLETE
 
 
 @pytest.mark.slow
 def test_hparams_search_config_runs_and_prints_the_best_command(tmp_path: Path) -> None:
-    out = sweep_run(tmp_path, "hparams_search=digits_cnn_optuna", "hydra.sweeper.n_trials=2",
-                    "trainer.max_epochs=2")
+    out = sweep_run(
+        tmp_path,
+        "hparams_search=digits_cnn_optuna",
+        "hydra.sweeper.n_trials=2",
+        "trainer.max_epochs=2",
+    )
     assert out.returncode == 0, out.stderr
     sweep_dir = tmp_path / "digits_cnn" / "sweeps" / "digits_cnn"
     res = results(sweep_dir)
     assert res["trials_by_state"] == {"COMPLETE": 2}
     assert set(res["best_params"]) == {
-        "optimizer", "optimizer.lr", "optimizer.weight_decay", "model.net.dropout",
-        "model.net.hidden", "dataset.batch_size",
+        "optimizer",
+        "optimizer.lr",
+        "optimizer.weight_decay",
+        "model.net.dropout",
+        "model.net.hidden",
+        "dataset.batch_size",
     }
     command = res["best_trial"]["command"]
     assert command.startswith("python run.py ") and "hparams_search=digits_cnn_optuna" in command

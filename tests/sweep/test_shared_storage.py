@@ -22,11 +22,17 @@ def storages(tmp_path: Path) -> dict[str, str | None]:
     "kind",
     [
         "journal",
-        pytest.param("postgres", marks=[
-            pytest.mark.postgres,
-            pytest.mark.skipif(not POSTGRES, reason="HYDRALIT_TEST_POSTGRES_URL is not set "
-                               "(start one with .ci/services/postgres.sh)"),
-        ]),
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not POSTGRES,
+                    reason="HYDRALIT_TEST_POSTGRES_URL is not set "
+                    "(start one with .ci/services/postgres.sh)",
+                ),
+            ],
+        ),
     ],
 )
 def test_concurrent_sweepers_share_one_study(tmp_path: Path, kind: str) -> None:
@@ -34,11 +40,21 @@ def test_concurrent_sweepers_share_one_study(tmp_path: Path, kind: str) -> None:
     assert storage
     name = f"shared-{uuid.uuid4().hex[:8]}"
     log_file = tmp_path / "ran.txt"
-    cmd = app_cmd("sleep=0.3", f"log_file={log_file}", "hydra.sweeper.n_trials=10",
-                  "hydra.sweeper.n_jobs=2", f"hydra.sweeper.storage={storage}",
-                  f"hydra.sweeper.study_name={name}", "hydra.sweeper.plots=false")
-    procs = [subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    cmd = app_cmd(
+        "sleep=0.3",
+        f"log_file={log_file}",
+        "hydra.sweeper.n_trials=10",
+        "hydra.sweeper.n_jobs=2",
+        f"hydra.sweeper.storage={storage}",
+        f"hydra.sweeper.study_name={name}",
+        "hydra.sweeper.plots=false",
+    )
+    procs = [
+        subprocess.Popen(
+            cmd, env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     errors = [p.communicate(timeout=240)[1] for p in procs]
     assert all(p.returncode == 0 for p in procs), errors
     all_trials = trials(tmp_path, storage, name)

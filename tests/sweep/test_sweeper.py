@@ -34,8 +34,13 @@ def test_sweep_writes_results_and_reproduce_command(tmp_path: Path) -> None:
 
 
 def test_range_choice_and_log_interval_are_respected(tmp_path: Path) -> None:
-    out = sweep_app(tmp_path, "hydra.sweeper.n_trials=8", "hydra/sweeper/sampler=random",
-                    "x=tag(log, interval(0.01, 0.1))", "y=range(1, 7, 2)")
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.n_trials=8",
+        "hydra/sweeper/sampler=random",
+        "x=tag(log, interval(0.01, 0.1))",
+        "y=range(1, 7, 2)",
+    )
     assert out.returncode == 0, out.stderr
     for t in trials(tmp_path):
         assert 0.01 <= t.params["x"] <= 0.1
@@ -44,8 +49,13 @@ def test_range_choice_and_log_interval_are_respected(tmp_path: Path) -> None:
 
 def test_failed_and_nan_trials_are_recorded_and_the_sweep_completes(tmp_path: Path) -> None:
     out = sweep_app(
-        tmp_path, "hydra/sweeper/sampler=grid", "x=choice(-3.0, 0.0, 1.0, 3.0)", "y=choice(2)",
-        "raise_above=2", "nan_below=-2", "hydra.sweeper.n_trials=4",
+        tmp_path,
+        "hydra/sweeper/sampler=grid",
+        "x=choice(-3.0, 0.0, 1.0, 3.0)",
+        "y=choice(2)",
+        "raise_above=2",
+        "nan_below=-2",
+        "hydra.sweeper.n_trials=4",
         "hydra.sweeper.max_failure_rate=0.5",
     )
     assert out.returncode == 0, out.stderr
@@ -59,8 +69,12 @@ def test_failed_and_nan_trials_are_recorded_and_the_sweep_completes(tmp_path: Pa
 
 
 def test_max_failure_rate_stops_the_sweep(tmp_path: Path) -> None:
-    out = sweep_app(tmp_path, "raise_above=-10", "hydra.sweeper.n_trials=8",
-                    "hydra.sweeper.max_failure_rate=0.25")
+    out = sweep_app(
+        tmp_path,
+        "raise_above=-10",
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.max_failure_rate=0.25",
+    )
     assert out.returncode != 0
     assert "3 failed trials exceed max_failure_rate=0.25 x n_trials=8" in out.stderr
     assert len(trials(tmp_path)) == 3
@@ -68,9 +82,13 @@ def test_max_failure_rate_stops_the_sweep(tmp_path: Path) -> None:
 
 
 def test_multi_objective_writes_the_pareto_front(tmp_path: Path) -> None:
-    out = sweep_app(tmp_path, "hydra.sweeper.objectives=[objective,x]",
-                    "hydra.sweeper.direction=[maximize,minimize]", "hydra/sweeper/sampler=nsgaii",
-                    "hydra.sweeper.n_trials=6")
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.objectives=[objective,x]",
+        "hydra.sweeper.direction=[maximize,minimize]",
+        "hydra/sweeper/sampler=nsgaii",
+        "hydra.sweeper.n_trials=6",
+    )
     assert out.returncode == 0, out.stderr
     front = results(tmp_path)["pareto_front"]
     assert front and all(p["values"][1] == p["params"]["x"] for p in front)
@@ -81,15 +99,25 @@ def test_multi_objective_writes_the_pareto_front(tmp_path: Path) -> None:
 
 
 def test_joblib_launcher_runs_batches_in_parallel(tmp_path: Path) -> None:
-    out = sweep_app(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                    "hydra.sweeper.n_jobs=2", "hydra.sweeper.n_trials=4", timeout=180)
+    out = sweep_app(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4",
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr
     assert [t.state for t in trials(tmp_path)] == [TrialState.COMPLETE] * 4
 
 
 def test_custom_search_space_adds_conditional_params(tmp_path: Path) -> None:
-    out = sweep_app(tmp_path, "hydra.sweeper.n_trials=3", "y=2",
-                    "hydra.sweeper.custom_search_space=tests.sweep.spaces.y_from_x")
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "y=2",
+        "hydra.sweeper.custom_search_space=tests.sweep.spaces.y_from_x",
+    )
     assert out.returncode == 0, out.stderr
     for t in trials(tmp_path):
         assert "y_offset" in t.params  # suggested inside the hook
@@ -98,10 +126,16 @@ def test_custom_search_space_adds_conditional_params(tmp_path: Path) -> None:
 
 def test_rerun_after_sigkill_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
     log_file = tmp_path / "ran.txt"
-    cmd = app_cmd("sleep=0.7", f"log_file={log_file}", "hydra.sweeper.n_trials=6",
-                  "hydra.sweeper.heartbeat_interval=1", "hydra.sweeper.grace_period=3")
-    proc = subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    cmd = app_cmd(
+        "sleep=0.7",
+        f"log_file={log_file}",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=3",
+    )
+    proc = subprocess.Popen(
+        cmd, env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 60
     while time.time() < deadline and _lines(log_file) < 3:
         time.sleep(0.05)
@@ -133,13 +167,17 @@ def _lines(path: Path) -> int:
 
 
 BAD_INPUT = {
-    "unknown sampler": (["hydra/sweeper/sampler=tpee"], "Could not find 'hydra/sweeper/sampler/tpee'"),
+    "unknown sampler": (
+        ["hydra/sweeper/sampler=tpee"],
+        "Could not find 'hydra/sweeper/sampler/tpee'",
+    ),
     "malformed interval": (
         ["hydra.sweeper.params.x='interval(1,)'"],
         "hydra.sweeper.params.x='interval(1,)': cannot be parsed",
     ),
     "malformed interval on the command line": (
-        ["x=interval(1,)"], "no viable alternative at input 'interval(1,)'"
+        ["x=interval(1,)"],
+        "no viable alternative at input 'interval(1,)'",
     ),
     "key not in config": (["xx=interval(0, 1)"], "Key 'xx' is not in struct"),
     "bad interval bounds": (["x=interval(2, 1)"], "needs low < high"),

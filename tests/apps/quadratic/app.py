@@ -1,8 +1,9 @@
 """A millisecond-long task for the sweeper tests: ``python tests/apps/quadratic/app.py -m ...``.
 
 Returns ``-(x - 1)^2 - (y - 2)^2`` (maximum 0 at x=1, y=2) and writes it with ``x`` to
-``metrics.json`` in the job's directory (for ``hydra.sweeper.objectives``); raises when ``x > raise_above``, returns NaN when ``x < nan_below``, sleeps
-``sleep`` seconds, and appends ``x y`` to ``log_file`` so tests can count what actually ran.
+``metrics.json`` in the job's directory (for ``hydra.sweeper.objectives``); raises when
+``x > raise_above``, returns NaN when ``x < nan_below``, sleeps ``sleep`` seconds, and
+appends ``x y`` to ``log_file`` so tests can count what actually ran.
 """
 
 import json
