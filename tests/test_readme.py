@@ -16,6 +16,7 @@ COMMANDS = [
     for block in BLOCKS
     for line in block.splitlines()
     if line.strip().startswith("python run.py")
+    and " -m " not in line  # sweeps are checked by tests/sweep/test_readme_sweeps.py
 ]
 
 

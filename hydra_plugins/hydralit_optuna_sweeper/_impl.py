@@ -23,9 +23,10 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from hydra_plugins.hydralit_optuna_sweeper import results, space
+from hydra_plugins.hydralit_optuna_sweeper import _results as results
+from hydra_plugins.hydralit_optuna_sweeper import _space as space
+from hydra_plugins.hydralit_optuna_sweeper._outcome import Outcome, outcome_of
 from hydra_plugins.hydralit_optuna_sweeper.errors import SweepConfigError
-from hydra_plugins.hydralit_optuna_sweeper.outcome import Outcome, outcome_of
 from src.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ class OptunaSweep:
                 f"check the keys under hydra.sweeper.{key}",
             ) from e
 
-    def _open_study(self, search: space.SearchSpace) -> optuna.Study:
+    def _sampler_and_pruner(self, search: space.SearchSpace) -> tuple[Any, Any]:
         grid = {"search_space": search.grid()} if "GridSampler" in self.s.sampler._target_ else {}
         if grid:
             size = math.prod(len(v) for v in grid["search_space"].values())
@@ -108,8 +109,11 @@ class OptunaSweep:
                     "the grid has %d points: n_trials=%d lowered to %d", size, self.n_trials, size
                 )
                 self.n_trials = size
-        sampler = self._build(self.s.sampler, "sampler", **grid)
-        pruner = self._build(self.pruner_cfg, "pruner")
+        return self._build(self.s.sampler, "sampler", **grid), self._build(
+            self.pruner_cfg, "pruner"
+        )
+
+    def _open_study(self, sampler: Any, pruner: Any) -> optuna.Study:
         if self.storage_url.startswith("sqlite:///"):
             Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
@@ -157,7 +161,11 @@ class OptunaSweep:
         self._check_settings()
         search = space.parse(OmegaConf.to_container(self.s.params) or {}, arguments)  # type: ignore[arg-type]
         validate([search.fixed + search.overrides(_sample_point(search))])
-        study = self._open_study(search)
+        sampler, pruner = self._sampler_and_pruner(search)
+        if self.s.dry_run:
+            log.info("dry run: search space %s, fixed %s", search.distributions, search.fixed)
+            return []
+        study = self._open_study(sampler, pruner)
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
         log.info(
             "Optuna study '%s' in %s: %d trial(s) wanted, %d per batch",

@@ -33,7 +33,7 @@ class RandomSamplerConf:
 @dataclass
 class GridSamplerConf:
     # the grid is every value of the choice(...)/range(...) params; intervals are refused
-    _target_: str = "hydra_plugins.hydralit_optuna_sweeper.samplers.GridSampler"
+    _target_: str = "hydra_plugins.hydralit_optuna_sweeper._samplers.GridSampler"
     seed: int | None = None
 
 
@@ -171,6 +171,8 @@ class OptunaSweeperConf:
     heartbeat_interval: int = 10
     grace_period: int = 60
     retry_stale: bool = True
+    # true: check search space, config keys, sampler and pruner, then stop (no storage, no trial)
+    dry_run: bool = False
     # write optimization_results.yaml, trials.csv and plots to the sweep dir
     plots: bool = True
 

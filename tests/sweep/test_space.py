@@ -4,8 +4,8 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from hydra_plugins.hydralit_optuna_sweeper._space import parse
 from hydra_plugins.hydralit_optuna_sweeper.errors import SweepConfigError
-from hydra_plugins.hydralit_optuna_sweeper.space import parse
 
 
 def test_each_form_maps_to_its_distribution() -> None:

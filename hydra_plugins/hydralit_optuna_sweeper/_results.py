@@ -12,7 +12,7 @@ import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from hydra_plugins.hydralit_optuna_sweeper.space import SearchSpace
+from hydra_plugins.hydralit_optuna_sweeper._space import SearchSpace
 
 if TYPE_CHECKING:
     from hydra_plugins.hydralit_optuna_sweeper._impl import OptunaSweep
