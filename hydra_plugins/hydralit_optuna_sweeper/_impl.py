@@ -191,7 +191,13 @@ class OptunaSweep:
             if not batch:
                 return
             overrides = [self._job_overrides(t, search) for t in batch]
-            returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+            try:
+                returns = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
+            except Exception as e:  # the launcher itself failed: no job result to tell
+                for trial in batch:
+                    trial.set_user_attr("fail_reason", f"launcher: {type(e).__name__}: {e}")
+                    study.tell(trial, state=TrialState.FAIL)
+                raise
             for trial, ret in zip(batch, returns, strict=True):
                 self._tell(study, trial, ret)
 
