@@ -12,6 +12,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
+
 
 class Mode(Enum):
     train = "train"
@@ -37,6 +39,7 @@ class TrainerSchema:
     precision: Any = "32-true"
     deterministic: Any = False
     benchmark: bool = False
+    sync_batchnorm: bool = False
     limit_train_batches: Any = 1.0  # float = fraction, int = number of batches
     limit_val_batches: Any = 1.0  # float = fraction, int = number of batches
     limit_test_batches: Any = 1.0  # float = fraction, int = number of batches

@@ -1,4 +1,4 @@
-"""Every ``python run.py -m`` line of the README passes the sweeper's checks (dry run)."""
+"""Every Optuna sweep line of the README passes the sweeper's checks (dry run)."""
 
 import shlex
 import subprocess
@@ -15,6 +15,7 @@ SWEEPS = [
     for block in BLOCKS
     for line in block.splitlines()
     if line.strip().startswith("python run.py -m ")
+    and ("hydra/sweeper=optuna" in line or "hparams_search=" in line)
 ]
 
 

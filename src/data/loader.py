@@ -1,0 +1,88 @@
+"""A DataLoader replacement for data that fits in memory: batches are tensor slices.
+
+``torch.utils.data.DataLoader`` pays a Python ``__getitem__`` per sample plus a collate per
+batch; for small data sets that overhead dominates the step. This loader indexes the whole
+tensor once per batch. It shards by rank itself, so it works under DDP without a sampler.
+"""
+
+from collections.abc import Iterator
+
+import torch
+
+
+class EpochCounter:
+    """The epoch number, set by Lightning through the DistributedSampler-style ``set_epoch``."""
+
+    def __init__(self) -> None:
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+
+class TensorLoader:
+    """Iterates (x, y) batches over in-memory tensors.
+
+    Args:
+        x: features (N, ...).
+        y: labels (N,).
+        batch_size: samples per batch (per process under DDP).
+        shuffle: reshuffle every epoch (seeded by ``seed`` + epoch).
+        drop_last: drop the last incomplete batch.
+        weights: per-sample sampling weights; when given, each epoch draws N samples with
+            replacement in proportion to them (a weighted sampler).
+        seed: base seed of the shuffling.
+        rank: this process's rank; each rank sees a disjoint 1/world_size of every epoch.
+        world_size: number of processes.
+        pin_memory: copy each batch into page-locked memory, so that the copy to a CUDA device
+            runs asynchronously (only when CUDA is available).
+    """
+
+    def __init__(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        weights: torch.Tensor | None = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        pin_memory: bool = False,
+    ) -> None:
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.pin_memory = pin_memory and torch.cuda.is_available()
+        # Lightning calls `<loader>.sampler.set_epoch(current_epoch)` before every epoch, so the
+        # shuffle order depends on the epoch number alone and a resumed run sees the same batches
+        self.sampler = EpochCounter()
+        self.batch_sampler = None  # Lightning inspects it; batches are sliced here instead
+
+    def _indices(self) -> torch.Tensor:
+        n = len(self.y)
+        g = torch.Generator().manual_seed(self.seed + self.sampler.epoch)
+        if self.weights is not None:
+            idx = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        elif self.shuffle:
+            idx = torch.randperm(n, generator=g)
+        else:
+            idx = torch.arange(n)
+        per_rank = n // self.world_size  # equal shards: every rank runs the same number of steps
+        # strided like DistributedSampler: step i of all ranks together covers exactly the
+        # samples of step i of one process with batch_size x world_size
+        return idx[: per_rank * self.world_size][self.rank :: self.world_size]
+
+    def __len__(self) -> int:
+        n = len(self.y) // self.world_size
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        idx = self._indices()
+        for i in range(len(self)):
+            b = idx[i * self.batch_size : (i + 1) * self.batch_size]
+            if self.pin_memory:
+                yield self.x[b].pin_memory(), self.y[b].pin_memory()
+            else:
+                yield self.x[b], self.y[b]
