@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from src.callbacks.history import MetricHistory
 from src.experiments import build
 from src.hardware import distributed
-from src.sweep.trial import raise_if_pruned, trial_callbacks
+from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
@@ -37,8 +37,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             report.print_config(cfg)
 
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(cfg))
-    if cfg.get("optuna") is not None:
-        raise_if_pruned(trainer)
+    if cfg.get("optuna") is not None and stop_if_pruned(trainer):
+        return {}  # a rank > 0 of a pruned sweep trial; rank 0 raised optuna.TrialPruned
     curves = list(history(trainer))  # before loading the best checkpoint rewinds the callbacks
     metrics: dict[str, Any] = scalars(trainer, "train/")
     best = best_checkpoint(trainer)

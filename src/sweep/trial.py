@@ -75,10 +75,21 @@ def attach(node: Any) -> optuna.trial.Trial:
     return optuna.trial.Trial(study, trial_id)
 
 
-def raise_if_pruned(trainer: pl.Trainer) -> None:
-    """Under DDP the pruning callback only stops training; raise TrialPruned after fit."""
+def stop_if_pruned(trainer: pl.Trainer) -> bool:
+    """After ``fit`` of a sweep job: raise TrialPruned on rank 0 if the trial was pruned.
+
+    Under DDP the pruning callback only stops training, and ``check_pruned`` says so on every
+    rank. Ranks > 0 must then end quietly (return True: the caller stops): a rank exiting
+    with an error makes Lightning kill all processes of the run, the sweeper included.
+    """
     from optuna_integration import PyTorchLightningPruningCallback
 
     for cb in trainer.callbacks:  # type: ignore[attr-defined]
         if isinstance(cb, PyTorchLightningPruningCallback):
-            cb.check_pruned()
+            try:
+                cb.check_pruned()
+            except optuna.TrialPruned:
+                if trainer.is_global_zero:
+                    raise
+                return True
+    return False

@@ -53,6 +53,23 @@ def test_pruned_trials_stop_after_the_pruned_epoch(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_pruning_under_ddp_stops_every_rank_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    # 2 CPU ranks per trial; a rank that raised would make Lightning kill the sweeper too
+    out = sweep_run(
+        tmp_path,
+        f"hydra.sweep.dir={tmp_path}",
+        "hydra/sweeper=optuna",
+        "hardware=ddp_cpu",
+        "hydra/sweeper/pruner=threshold",
+        "hydra.sweeper.pruner.lower=1.1",
+        "hydra.sweeper.n_trials=2",
+        "optimizer.lr=tag(log, interval(1e-3, 1e-2))",
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert [(t.state, t.last_step) for t in trials(tmp_path)] == [(TrialState.PRUNED, 0)] * 2
+
+
+@pytest.mark.slow
 def test_nan_loss_fails_the_trial_with_its_reason(tmp_path: Path) -> None:
     out = sweep_run(
         tmp_path,
