@@ -89,6 +89,8 @@ class Config:
     optimized_metric: str | None = "val/acc"
     test: bool = True
     print_config: bool = True
+    # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
+    optuna: Any = None
 
 
 def chosen(group: str, *, _root_: DictConfig) -> str:

@@ -11,6 +11,7 @@ from omegaconf import DictConfig
 from src.callbacks.history import MetricHistory
 from src.experiments import build
 from src.hardware import distributed
+from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
@@ -28,13 +29,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build.datamodule(cfg)
     module = build.module(cfg)
-    trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
+    callbacks = build.callbacks(cfg) + trial_callbacks(cfg)  # trial_callbacks: Optuna sweeps only
+    trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
     if trainer.is_global_zero:
         report.save_config(cfg, out)
         if cfg.print_config:
             report.print_config(cfg)
 
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(cfg))
+    if cfg.get("optuna") is not None and stop_if_pruned(trainer):
+        return {}  # a rank > 0 of a pruned sweep trial; rank 0 raised optuna.TrialPruned
     curves = list(history(trainer))  # before loading the best checkpoint rewinds the callbacks
     metrics: dict[str, Any] = scalars(trainer, "train/")
     best = best_checkpoint(trainer)

@@ -1,0 +1,223 @@
+"""The Optuna sweeper on a millisecond task: results, resume after SIGKILL, failures, bad input."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from optuna.trial import TrialState
+
+from tests.conftest import ROOT
+from tests.sweep.helpers import app_cmd, counted, env, results, sweep_app, trials
+
+
+def test_sweep_writes_results_and_reproduce_command(tmp_path: Path) -> None:
+    out = sweep_app(tmp_path, "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2")
+    assert out.returncode == 0, out.stderr
+    done = trials(tmp_path)
+    assert [t.state for t in done] == [TrialState.COMPLETE] * 5
+    res = results(tmp_path)
+    best = max(done, key=lambda t: t.value)
+    assert res["best_value"] == pytest.approx(best.value)
+    assert res["best_params"] == best.params
+    assert res["trials_by_state"] == {"COMPLETE": 5}
+    command = f"python app.py x={best.params['x']!r} y={best.params['y']}"
+    assert res["best_trial"]["command"] == command
+    assert f"reproduce: {command}" in out.stderr + out.stdout
+    rows = list(csv.DictReader((tmp_path / "trials.csv").open()))
+    assert [r["state"] for r in rows] == ["COMPLETE"] * 5
+    for plot in ("optimization_history", "param_importances", "parallel_coordinate"):
+        assert (tmp_path / f"{plot}.png").stat().st_size > 1000, plot
+    # one job directory per trial, named by trial number
+    assert sorted(p.name for p in tmp_path.glob("trial_*")) == [f"trial_{i}" for i in range(5)]
+
+
+def test_range_choice_and_log_interval_are_respected(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.n_trials=8",
+        "hydra/sweeper/sampler=random",
+        "x=tag(log, interval(0.01, 0.1))",
+        "y=range(1, 7, 2)",
+    )
+    assert out.returncode == 0, out.stderr
+    for t in trials(tmp_path):
+        assert 0.01 <= t.params["x"] <= 0.1
+        assert t.params["y"] in (1, 3, 5)  # 7 excluded, as in Hydra's range
+
+
+def test_failed_and_nan_trials_are_recorded_and_the_sweep_completes(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra/sweeper/sampler=grid",
+        "x=choice(-3.0, 0.0, 1.0, 3.0)",
+        "y=choice(2)",
+        "raise_above=2",
+        "nan_below=-2",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.max_failure_rate=0.5",
+    )
+    assert out.returncode == 0, out.stderr
+    by_x = {t.params["x"]: t for t in trials(tmp_path)}
+    assert by_x[3.0].state == TrialState.FAIL
+    assert by_x[3.0].user_attrs["fail_reason"] == "RuntimeError: x=3.0 is above raise_above=2"
+    assert by_x[-3.0].state == TrialState.FAIL
+    assert by_x[-3.0].user_attrs["fail_reason"].startswith("objective is nan")
+    assert by_x[1.0].state == by_x[0.0].state == TrialState.COMPLETE
+    assert results(tmp_path)["best_params"] == {"x": 1.0, "y": 2}
+
+
+def test_max_failure_rate_stops_the_sweep(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "raise_above=-10",
+        "hydra.sweeper.n_trials=8",
+        "hydra.sweeper.max_failure_rate=0.25",
+    )
+    assert out.returncode != 0
+    assert "3 failed trials exceed max_failure_rate=0.25 x n_trials=8" in out.stderr
+    assert len(trials(tmp_path)) == 3
+    assert results(tmp_path)["trials_by_state"] == {"FAIL": 3}
+
+
+def test_multi_objective_writes_the_pareto_front(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.objectives=[objective,x]",
+        "hydra.sweeper.direction=[maximize,minimize]",
+        "hydra/sweeper/sampler=nsgaii",
+        "hydra.sweeper.n_trials=6",
+    )
+    assert out.returncode == 0, out.stderr
+    front = results(tmp_path)["pareto_front"]
+    assert front and all(p["values"][1] == p["params"]["x"] for p in front)
+    dominated = [t for t in trials(tmp_path) if t.number not in {p["number"] for p in front}]
+    for t in dominated:  # each dominated trial is beaten on both objectives by a front member
+        assert any(p["values"][0] >= t.values[0] and p["values"][1] <= t.values[1] for p in front)
+    assert (tmp_path / "pareto_front.png").exists()
+
+
+def test_joblib_launcher_runs_batches_in_parallel(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra.sweeper.n_trials=4",
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [t.state for t in trials(tmp_path)] == [TrialState.COMPLETE] * 4
+
+
+def test_custom_search_space_adds_conditional_params(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra.sweeper.n_trials=3",
+        "y=2",
+        "hydra.sweeper.custom_search_space=tests.sweep.spaces.y_from_x",
+    )
+    assert out.returncode == 0, out.stderr
+    for t in trials(tmp_path):
+        assert "y_offset" in t.params  # suggested inside the hook
+        assert t.user_attrs["overrides"][-1] == f"y={round(t.params['y_offset'])}"
+
+
+def test_rerun_after_sigkill_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
+    log_file = tmp_path / "ran.txt"
+    cmd = app_cmd(
+        "sleep=0.7",
+        f"log_file={log_file}",
+        "hydra.sweeper.n_trials=6",
+        "hydra.sweeper.heartbeat_interval=1",
+        "hydra.sweeper.grace_period=3",
+    )
+    proc = subprocess.Popen(
+        cmd, env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and _lines(log_file) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {t.number: t for t in trials(tmp_path) if t.state == TrialState.COMPLETE}
+    assert 1 <= len(before) < 6
+    time.sleep(3.5)  # the killed sweeper's last heartbeat is now older than grace_period
+    out = subprocess.run(cmd, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    after = trials(tmp_path)
+    finished = counted(after)
+    assert len(finished) == 6 and all(t.state == TrialState.COMPLETE for t in finished)
+    for number, t in before.items():  # earlier trials kept as they were
+        assert after[number].params == t.params and after[number].value == t.value
+    stale = [t for t in after if "hydralit:excluded" in t.user_attrs]
+    assert all(t.user_attrs["fail_reason"].startswith("stale: no heartbeat") for t in stale)
+    retried = [t for t in finished if "retry_of" in t.user_attrs]
+    assert sorted(t.user_attrs["retry_of"] for t in retried) == sorted(t.number for t in stale)
+    # every trial ran once, plus a rerun of each trial the kill interrupted
+    assert _lines(log_file) == 6 + len(stale)
+    # nothing is missing: a third run starts no trial
+    out = subprocess.run(cmd, env=env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and _lines(log_file) == 6 + len(stale)
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+BAD_INPUT = {
+    "unknown sampler": (
+        ["hydra/sweeper/sampler=tpee"],
+        "Could not find 'hydra/sweeper/sampler/tpee'",
+    ),
+    "malformed interval": (
+        ["hydra.sweeper.params.x='interval(1,)'"],
+        "hydra.sweeper.params.x='interval(1,)': cannot be parsed",
+    ),
+    "malformed interval on the command line": (
+        ["x=interval(1,)"],
+        "no viable alternative at input 'interval(1,)'",
+    ),
+    "key not in config": (["xx=interval(0, 1)"], "Key 'xx' is not in struct"),
+    "bad interval bounds": (["x=interval(2, 1)"], "needs low < high"),
+    "unreachable storage": (
+        ["hydra.sweeper.storage=postgresql+psycopg2://u:p@127.0.0.1:9/db"],
+        "hydra.sweeper.storage='postgresql+psycopg2://u:p@127.0.0.1:9/db': cannot open the study "
+        "storage (OperationalError",
+    ),
+    "direction count": (
+        ["hydra.sweeper.direction=[maximize,minimize]"],
+        "2 direction(s) for 1 objective(s)",
+    ),
+    "unknown direction": (["hydra.sweeper.direction=maximise"], "must be maximize or minimize"),
+    "grid with interval": (["hydra/sweeper/sampler=grid"], "the grid sampler needs a finite set"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_bad_input_fails_before_any_trial(tmp_path: Path, case: str) -> None:
+    overrides, message = BAD_INPUT[case]
+    log_file = tmp_path / "ran.txt"
+    out = sweep_app(tmp_path, f"log_file={log_file}", *overrides)
+    assert out.returncode != 0
+    assert message in out.stderr
+    assert not log_file.exists(), "a trial ran"
+
+
+def test_plugin_discovery_imports_neither_optuna_nor_torch() -> None:
+    # Hydra imports every plugin on every run, --help included
+    code = (
+        "import sys, runpy; sys.argv = ['run.py', '--help']\n"
+        "try:\n    runpy.run_path('run.py', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "import hydra_plugins.hydralit_optuna_sweeper.optuna_sweeper\n"
+        "assert 'optuna' not in sys.modules and 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "hparams_search: digits_cnn_optuna" in out.stdout
