@@ -44,7 +44,7 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.fabric.plugins import ClusterEnvironment
 from lightning.pytorch.strategies import Strategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[2])  # the directory that holds `src/`
@@ -108,7 +108,10 @@ class JobLauncher(_SubprocessScriptLauncher):
 
 def job_payload(cfg: DictConfig) -> bytes:
     """This job's config and, when Hydra runs it, Hydra's config (which names the job dir)."""
-    hydra_cfg = HydraConfig.instance().cfg if HydraConfig.initialized() else None
+    hydra_cfg = None
+    if HydraConfig.initialized():
+        # as plain containers: launcher configs such as submitit's SlurmQueueConf do not pickle
+        hydra_cfg = OmegaConf.to_container(HydraConfig.instance().cfg, resolve=False)
     return pickle.dumps({"cfg": cfg, "hydra": hydra_cfg})
 
 

@@ -13,6 +13,7 @@ import sys
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.utils import setup_globals
+from omegaconf import OmegaConf
 
 import src.config.schema  # noqa: F401  registers the structured config and resolvers
 from src.errors import UserError
@@ -26,7 +27,7 @@ def main() -> int:
     )
     if job["hydra"] is not None:
         setup_globals()  # the ${hydra:...} and ${now:...} resolvers
-        HydraConfig.instance().set_config(job["hydra"])
+        HydraConfig.instance().set_config(OmegaConf.create(job["hydra"]))
     from src.experiments import run
 
     try:

@@ -46,12 +46,6 @@ def test_sweep_runs_batches_as_slurm_job_arrays(tmp_path: Path) -> None:
     assert len(job_dirs) == 4 and len({d.split("_")[0] for d in job_dirs}) == 2
 
 
-@pytest.mark.xfail(
-    reason="main's src/hardware/distributed.job_payload pickles HydraConfig, whose "
-    "SlurmQueueConf (loaded by Hydra's plugin scan) does not pickle: every trial fails with "
-    "PicklingError. It passed on this branch before main's hardware merge (4da9585).",
-    strict=False,
-)
 def test_each_trial_trains_with_two_ddp_ranks(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
