@@ -68,6 +68,11 @@ RULES: tuple[Rule, ...] = (
     Rule("model.net.dropout", *FRACTION),
     Rule("scheduler.interval", *_one_of("epoch", "step")),
     Rule("scheduler.warmup", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    Rule(
+        "scheduler.monitor",
+        lambda v: str(v).split("/")[0] in ("train", "val", "test"),
+        "a logged metric such as val/loss or val/acc",
+    ),
     Rule("trainer.max_epochs", lambda v: _is_int(v) and (v >= 1 or v == -1), "an integer >= 1"),
     Rule("trainer.accumulate_grad_batches", *POSITIVE_INT),
     Rule(
