@@ -83,6 +83,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.limit_train_batches", *BATCH_LIMIT),
     Rule("trainer.limit_val_batches", *BATCH_LIMIT),
     Rule("trainer.limit_test_batches", *BATCH_LIMIT),
+    Rule("predict.split", *_one_of("train", "val", "test")),
     Rule("hardware.accelerator", *_one_of("cpu", "gpu", "cuda", "mps", "auto")),
     Rule("hardware.precision", lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
     Rule(
@@ -150,6 +151,19 @@ def _check_checkpoint(cfg: DictConfig) -> None:
         )
 
 
+def _check_pretrained_init(cfg: DictConfig) -> None:
+    """Re-initialising a network would overwrite the weights it was asked to load."""
+    net = _select(cfg, "model.net")
+    loads = isinstance(net, DictConfig) and (net.get("weights_path") or net.get("pretrained"))
+    if loads and _select(cfg, "model.init") not in (_MISSING, "default"):
+        raise ConfigError(
+            "model.init",
+            cfg.model.init,
+            "default when model.net loads pretrained weights (it would overwrite them)",
+            "drop model.init, or the weights",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     for rule in RULES:
@@ -157,6 +171,7 @@ def validate(cfg: DictConfig) -> None:
         if value is not _MISSING and not rule.check(value):
             raise ConfigError(rule.key, value, rule.expected, rule.fix)
     _check_checkpoint(cfg)
+    _check_pretrained_init(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:
             _check_targets(cfg[group], group)
