@@ -32,3 +32,11 @@ def test_rows_hold_each_epochs_own_values(compose_cfg: Compose) -> None:
     assert len(step_rows) == 4  # 3 batches x 3 epochs, written every 2nd step
     assert [r["epoch"] for r in epoch_rows] == ["0", "1", "2"]
     assert float(epoch_rows[-1]["train/acc"]) == pytest.approx(rows[-1]["train/acc"])
+
+
+def test_runs_without_a_logger(compose_cfg: Compose) -> None:
+    # the default callbacks include LearningRateMonitor, which refuses to run without a logger
+    from src.experiments.train import train
+
+    metrics = train(compose_cfg("logger=none"))
+    assert metrics["epochs"] == 1 and "test/acc" in metrics
