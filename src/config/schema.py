@@ -10,7 +10,9 @@ from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
 
 
 class Mode(Enum):
@@ -37,6 +39,7 @@ class TrainerSchema:
     precision: Any = "32-true"
     deterministic: Any = False
     benchmark: bool = False
+    sync_batchnorm: bool = False
     limit_train_batches: Any = 1.0  # float = fraction, int = number of batches
     limit_val_batches: Any = 1.0  # float = fraction, int = number of batches
     limit_test_batches: Any = 1.0  # float = fraction, int = number of batches
@@ -75,8 +78,25 @@ class Config:
     print_config: bool = True
 
 
+def chosen(group: str, *, _root_: DictConfig) -> str:
+    """``${chosen:dataset}``: the member picked for a config group (e.g. ``digits``).
+
+    Reads the composed ``hydra`` node while it is still part of the config (when a sweeper
+    resolves its sweep dir) and Hydra's runtime config inside a job, where that node is gone.
+    """
+    if "hydra" in _root_:
+        choices = _root_.hydra.runtime.choices
+    else:
+        from hydra.core.hydra_config import HydraConfig
+
+        choices = HydraConfig.get().runtime.choices
+    return str(choices.get(group))
+
+
 def register() -> None:
     ConfigStore.instance().store(name="schema", node=Config)
+    if not OmegaConf.has_resolver("chosen"):
+        OmegaConf.register_new_resolver("chosen", chosen)
 
 
 register()

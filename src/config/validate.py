@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
+from src.hardware.checks import check_hardware
 
 _MISSING = object()
 
@@ -86,6 +87,16 @@ RULES: tuple[Rule, ...] = (
     Rule("predict.split", *_one_of("train", "val", "test")),
     Rule("hardware.accelerator", *_one_of("cpu", "gpu", "cuda", "mps", "auto")),
     Rule("hardware.precision", lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
+    Rule("hardware.num_nodes", *POSITIVE_INT),
+    Rule("hardware.batch_size_mode", *_one_of("per_device", "global")),
+    Rule("hardware.lr_scaling", *_one_of("none", "linear", "sqrt")),
+    Rule("hardware.base_batch_size", *POSITIVE_INT),
+    Rule("hardware.matmul_precision", *_one_of("highest", "high", "medium")),
+    Rule("hardware.compile", *_one_of(True, False)),
+    Rule(
+        "hardware.compile_mode",
+        *_one_of("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
+    ),
     Rule(
         "optimized_metric",
         lambda v: v is None or str(v).split("/")[0] in ("train", "val", "test"),
@@ -166,12 +177,21 @@ def _check_pretrained_init(cfg: DictConfig) -> None:
 
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(
+            missing[0],
+            "???",
+            "a value: it is mandatory and nothing set it",
+            f"add {missing[0]}=<value> or choose a config group member that sets it",
+        )
     for rule in RULES:
         value = _select(cfg, rule.key)
         if value is not _MISSING and not rule.check(value):
             raise ConfigError(rule.key, value, rule.expected, rule.fix)
     _check_checkpoint(cfg)
     _check_pretrained_init(cfg)
+    check_hardware(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:
             _check_targets(cfg[group], group)

@@ -35,6 +35,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         sampler: ``uniform`` or ``weighted`` (draw every class equally often).
         seed: seed of the split and of the shuffling.
         augment: batch augmentation applied to training batches only.
+        pin_memory: serve batches in page-locked memory (faster copies to a CUDA device).
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         sampler: str = "uniform",
         seed: int = 42,
         augment: BatchAugment | None = None,
+        pin_memory: bool = False,
     ) -> None:
         super().__init__()
         self.source, self.input_shape = source, tuple(input_shape)
@@ -62,6 +64,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         )
         self.normalize, self.sampler, self.seed = normalize, sampler, seed
         self.augment = augment if augment is not None and augment.active else None
+        self.pin_memory = pin_memory
         self.splits: dict[str, Split] = {}
         self.scaling: tuple[torch.Tensor, torch.Tensor] | None = None  # set for uint8 data
         self.class_names: list[str] = [str(i) for i in range(num_classes)]
@@ -155,6 +158,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             seed=self.seed,
             rank=rank,
             world_size=world,
+            pin_memory=self.pin_memory,
         )
 
     def train_dataloader(self) -> TensorLoader:

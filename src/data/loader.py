@@ -34,6 +34,8 @@ class TensorLoader:
         seed: base seed of the shuffling.
         rank: this process's rank; each rank sees a disjoint 1/world_size of every epoch.
         world_size: number of processes.
+        pin_memory: copy each batch into page-locked memory, so that the copy to a CUDA device
+            runs asynchronously (only when CUDA is available).
     """
 
     def __init__(
@@ -47,10 +49,12 @@ class TensorLoader:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        pin_memory: bool = False,
     ) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
         self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.pin_memory = pin_memory and torch.cuda.is_available()
         # Lightning calls `<loader>.sampler.set_epoch(current_epoch)` before every epoch, so the
         # shuffle order depends on the epoch number alone and a resumed run sees the same batches
         self.sampler = EpochCounter()
@@ -66,7 +70,9 @@ class TensorLoader:
         else:
             idx = torch.arange(n)
         per_rank = n // self.world_size  # equal shards: every rank runs the same number of steps
-        return idx[self.rank * per_rank : (self.rank + 1) * per_rank]
+        # strided like DistributedSampler: step i of all ranks together covers exactly the
+        # samples of step i of one process with batch_size x world_size
+        return idx[: per_rank * self.world_size][self.rank :: self.world_size]
 
     def __len__(self) -> int:
         n = len(self.y) // self.world_size
@@ -76,4 +82,7 @@ class TensorLoader:
         idx = self._indices()
         for i in range(len(self)):
             b = idx[i * self.batch_size : (i + 1) * self.batch_size]
-            yield self.x[b], self.y[b]
+            if self.pin_memory:
+                yield self.x[b].pin_memory(), self.y[b].pin_memory()
+            else:
+                yield self.x[b], self.y[b]

@@ -31,7 +31,7 @@ def _route_lightning_logs() -> None:
     """Send Lightning's messages through Hydra's handlers only (console + run log, no doubles)."""
     import logging
 
-    for name in ("lightning.pytorch", "lightning.fabric"):
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True

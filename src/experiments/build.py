@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError, UserError
+from src.hardware import distributed, runtime
 
 
 def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -35,16 +36,23 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
 
 
 def datamodule(cfg: DictConfig) -> pl.LightningDataModule:
-    return instantiate(cfg, "dataset")
+    """The data set, batched per process as ``hardware.per_device_batch_size`` says."""
+    hw = cfg.hardware
+    return instantiate(
+        cfg, "dataset", batch_size=hw.per_device_batch_size, pin_memory=hw.pin_memory
+    )
 
 
 def module(cfg: DictConfig) -> pl.LightningModule:
-    return instantiate(
+    """The model with its optimizer (at ``hardware.lr``), compiled if ``hardware.compile``."""
+    lr = cfg.hardware.lr  # optimizer.lr after hardware.lr_scaling
+    built = instantiate(
         cfg,
         "model",
-        optimizer=instantiate(cfg, "optimizer"),
+        optimizer=instantiate(cfg, "optimizer", **({} if lr is None else {"lr": lr})),
         scheduler=instantiate(cfg, "scheduler"),
     )
+    return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 
 def callbacks(cfg: DictConfig) -> list[Callback]:
@@ -79,7 +87,11 @@ def trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -
     _check_hardware(cfg)
     if not loggers:  # LearningRateMonitor writes only to loggers and refuses to run without one
         callbacks = [cb for cb in callbacks if not isinstance(cb, LearningRateMonitor)]
+    runtime.set_matmul_precision(cfg.hardware.matmul_precision)
+    distributed.end_previous_job()  # a sweep's earlier job in this process: its ranks, env, group
     show_bar = any(isinstance(cb, ProgressBar) for cb in callbacks)
-    return instantiate(
+    built = instantiate(
         cfg, "trainer", callbacks=callbacks, logger=loggers or False, enable_progress_bar=show_bar
     )
+    distributed.relaunch_as_job(built.strategy, cfg)  # extra ranks run this job, not sys.argv
+    return built

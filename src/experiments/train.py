@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from src.callbacks.history import MetricHistory
 from src.experiments import build
+from src.hardware import distributed
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
@@ -47,7 +48,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "global_step": trainer.global_step,
         "best_checkpoint": best,
         "run_dir": str(out),
+        "world_size": trainer.world_size,
+        "precision": str(trainer.precision),
     }
+    test_outputs: list[Any] = getattr(module, "test_outputs", [])
+    test_outputs[:] = distributed.gather_pairs(trainer, test_outputs)  # all ranks', for the plots
     if trainer.is_global_zero:
         finish(module, datamodule, metrics, curves, out)
     return metrics

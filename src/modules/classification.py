@@ -142,8 +142,10 @@ class ClassificationModule(pl.LightningModule):
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
         loss: MeanMetric = getattr(self, f"{split}_loss")
         if loss.update_count:
+            # the progress bar shows loss and accuracy only
             self.log(f"{split}/loss", loss.compute(), prog_bar=True)
-            self.log_dict(metrics.compute(), prog_bar=split != "test")
+            for name, value in metrics.compute().items():
+                self.log(name, value, prog_bar=name.endswith("/acc"))
         metrics.reset()
         loss.reset()
 
