@@ -19,6 +19,7 @@ class Mode(Enum):
     train = "train"
     eval = "eval"
     predict = "predict"
+    compare = "compare"
 
 
 @dataclass
@@ -55,6 +56,17 @@ class PredictSchema:
 
 
 @dataclass
+class CompareSchema:
+    runs: str = "${paths.log_dir}/**/multirun/*"
+    sort_by: str | None = "${optimized_metric}"
+    mode: str = "auto"
+    params: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    curves: list[str] = field(default_factory=lambda: ["val/loss", "val/acc"])
+    skip_unfinished: bool = False
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
@@ -67,6 +79,7 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     predict: PredictSchema = field(default_factory=PredictSchema)
+    compare: CompareSchema = field(default_factory=CompareSchema)
     mode: Mode = Mode.train
     name: str = MISSING
     seed: int = 42

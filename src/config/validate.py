@@ -5,7 +5,10 @@ cannot say: ``optimizer.lr`` must be positive, a fraction must lie in [0, 1), a 
 must exist. Each failure raises :class:`~src.errors.ConfigError` naming key, value and fix.
 """
 
+import glob
 import importlib.util
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +49,12 @@ POSITIVE_INT = (lambda v: _is_int(v) and v >= 1), "an integer >= 1"
 BATCH_LIMIT = (
     (lambda v: (_is_int(v) and v >= 0) or (_is_number(v) and 0 <= v <= 1)),
     "a fraction in [0, 1] or a whole number of batches",
+)
+# W&B rejects these characters in project and entity names, and names over 128 characters
+_WANDB_NAME = re.compile(r"[^/\\#?%:\s][^/\\#?%:]{0,127}")
+WANDB_NAME = (
+    (lambda v: isinstance(v, str) and _WANDB_NAME.fullmatch(v) is not None),
+    "1-128 characters without / \\ # ? % : (e.g. my-project)",
 )
 PRECISIONS = ("64", "64-true", "32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 
@@ -97,6 +106,15 @@ RULES: tuple[Rule, ...] = (
         "hardware.compile_mode",
         *_one_of("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
     ),
+    Rule("logger.wandb.project", *WANDB_NAME, "e.g. logger.wandb.project=hydralit"),
+    Rule(
+        "logger.wandb.entity",
+        lambda v: v is None or WANDB_NAME[0](v),
+        "null or " + WANDB_NAME[1],
+    ),
+    Rule("logger.wandb.mode", *_one_of(None, "online", "offline", "disabled")),
+    Rule("logger.wandb.watch", *_one_of(None, "gradients", "parameters", "all")),
+    Rule("compare.mode", *_one_of("auto", "max", "min")),
     Rule(
         "optimized_metric",
         lambda v: v is None or str(v).split("/")[0] in ("train", "val", "test"),
@@ -175,8 +193,25 @@ def _check_pretrained_init(cfg: DictConfig) -> None:
         )
 
 
+def _check_compare(cfg: DictConfig) -> None:
+    pattern = str(cfg.compare.runs)
+    if cfg.mode.value == "compare" and not glob.glob(os.path.expanduser(pattern), recursive=True):
+        raise ConfigError(
+            "compare.runs",
+            pattern,
+            "a glob matching run directories, sweep directories or metrics.json files",
+            "e.g. compare.runs='outputs/<name>/multirun/<time>' (quote it in the shell)",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
+    for rule in RULES:
+        value = _select(cfg, rule.key)
+        if value is not _MISSING and not rule.check(value):
+            raise ConfigError(rule.key, value, rule.expected, rule.fix)
+    _check_checkpoint(cfg)
+    check_hardware(cfg)  # before anything resolves the derived batch-size interpolations
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(
@@ -185,13 +220,8 @@ def validate(cfg: DictConfig) -> None:
             "a value: it is mandatory and nothing set it",
             f"add {missing[0]}=<value> or choose a config group member that sets it",
         )
-    for rule in RULES:
-        value = _select(cfg, rule.key)
-        if value is not _MISSING and not rule.check(value):
-            raise ConfigError(rule.key, value, rule.expected, rule.fix)
-    _check_checkpoint(cfg)
     _check_pretrained_init(cfg)
-    check_hardware(cfg)
+    _check_compare(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:
             _check_targets(cfg[group], group)

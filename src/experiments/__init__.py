@@ -4,12 +4,14 @@ from importlib import import_module
 
 from omegaconf import DictConfig
 
+from src import tracking
 from src.config.validate import validate
 
 ENTRIES = {
     "train": "src.experiments.train:train",
     "eval": "src.experiments.evaluate:evaluate",
     "predict": "src.experiments.predict:predict",
+    "compare": "src.experiments.compare:compare",
 }
 
 
@@ -22,7 +24,9 @@ def run(cfg: DictConfig) -> float | None:
     module, func = ENTRIES[cfg.mode.value].split(":")
     entry = getattr(import_module(module), func)
     _route_lightning_logs()
-    metrics = entry(cfg)
+    with tracking.session(cfg) as session:  # loggers end with the job's status, even on errors
+        metrics = entry(cfg)
+        session.record(metrics)
     value = metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
     return None if value is None else float(value)
 
