@@ -3,7 +3,6 @@
 from typing import Any
 
 import lightning.pytorch as pl
-from lightning.pytorch.trainer.states import TrainerFn
 
 
 class MetricHistory(pl.Callback):
@@ -16,33 +15,26 @@ class MetricHistory(pl.Callback):
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
 
-    def _record(self, trainer: pl.Trainer, epoch: int, prefix: str = "") -> None:
-        if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
+    def _record(self, trainer: pl.Trainer) -> None:
+        if trainer.sanity_checking:
             return
         row = {
             k: float(v)
             for k, v in trainer.callback_metrics.items()
-            if v.numel() == 1 and not k.endswith("_step") and k.startswith(prefix)
+            if v.numel() == 1 and not k.endswith("_step")
         }
         row = {k.removesuffix("_epoch"): v for k, v in row.items()}
-        row["epoch"] = epoch
-        if self.rows and self.rows[-1]["epoch"] == epoch:
+        row["epoch"] = trainer.current_epoch
+        if self.rows and self.rows[-1]["epoch"] == row["epoch"]:
             self.rows[-1].update(row)
         else:
             self.rows.append(row)
 
-    # The module logs epoch metrics in its own epoch-end hooks, which Lightning calls after the
-    # callbacks' hooks: an epoch's validation metrics are final at on_validation_end, its
-    # training metrics at the next epoch's start (or at the end of training).
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._record(trainer, trainer.current_epoch)
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._record(trainer)
 
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.current_epoch > 0 and trainer.callback_metrics:
-            self._record(trainer, trainer.current_epoch - 1, "train/")
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._record(trainer, trainer.current_epoch - 1, "train/")
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._record(trainer)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows}

@@ -1,13 +1,14 @@
 """Classification of images, signals and tabular rows (multiclass or binary)."""
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import MetricCollection
 from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Recall
 
 from src.errors import ConfigError
@@ -74,8 +75,6 @@ class ClassificationModule(pl.LightningModule):
         self.train_metrics = classification_metrics(task, num_classes, "train/")
         self.val_metrics = classification_metrics(task, num_classes, "val/")
         self.test_metrics = classification_metrics(task, num_classes, "test/")
-        # epoch means of the loss, weighted by batch size (averaged over processes at compute)
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def setup(self, stage: str) -> None:
@@ -123,40 +122,20 @@ class ClassificationModule(pl.LightningModule):
         logits = self(x)
         loss = self._loss(logits, y)
         probs = self.probabilities(logits.detach().float())
-        getattr(self, f"{split}_metrics").update(probs, y)
-        getattr(self, f"{split}_loss").update(loss.detach(), len(y))
-        if split == "train" and self.trainer._logger_connector.should_update_logs:
-            # only at the steps whose values Lightning writes to the loggers (log_every_n_steps)
-            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        metrics: MetricCollection = getattr(self, f"{split}_metrics")
+        metrics.update(probs, y)
+        log = partial(self.log, batch_size=len(y), sync_dist=True, on_epoch=True)
+        log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True)
+        if next(iter(metrics.values())).update_count == 1:
+            # Metric objects are computed over all batches (synced across ranks) and reset by
+            # Lightning at the epoch's end, so handing them over on the epoch's first batch is
+            # enough: each self.log call costs ~1 ms on the CPU (bench/overhead.py). The
+            # progress bar shows loss and accuracy only.
+            for name, metric in metrics.items(keep_base=False, copy_state=False):
+                log(name, metric, on_step=False, prog_bar=name.endswith("/acc"))
         if split == "test":
             self.test_outputs.append((probs.cpu(), y.cpu()))
         return loss
-
-    def _log_epoch_metrics(self, split: str) -> None:
-        """Log the split's loss and metrics once per epoch as ``<split>/<name>``.
-
-        Each ``self.log`` call costs Lightning about a millisecond on the CPU, as much as a small
-        network's whole step (bench/overhead.py), so steps only update metric states and the
-        values are logged here. ``compute`` gathers all processes' states: no sync_dist needed.
-        """
-        metrics: MetricCollection = getattr(self, f"{split}_metrics")
-        loss: MeanMetric = getattr(self, f"{split}_loss")
-        if loss.update_count:
-            # the progress bar shows loss and accuracy only
-            self.log(f"{split}/loss", loss.compute(), prog_bar=True)
-            for name, value in metrics.compute().items():
-                self.log(name, value, prog_bar=name.endswith("/acc"))
-        metrics.reset()
-        loss.reset()
-
-    def on_train_epoch_end(self) -> None:
-        self._log_epoch_metrics("train")
-
-    def on_validation_epoch_end(self) -> None:
-        self._log_epoch_metrics("val")
-
-    def on_test_epoch_end(self) -> None:
-        self._log_epoch_metrics("test")
 
     def training_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
