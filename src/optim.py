@@ -8,6 +8,8 @@ import lightning.pytorch as pl
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LinearLR, LRScheduler, ReduceLROnPlateau, SequentialLR
 
+from src.errors import ConfigError
+
 SchedulerFactory = Callable[..., LRScheduler | ReduceLROnPlateau]
 
 
@@ -34,6 +36,14 @@ class SchedulerSpec:
     ) -> None:
         self.factory, self.interval, self.monitor = factory, interval, monitor
         self.warmup, self.warmup_start_factor = warmup, warmup_start_factor
+        if warmup and getattr(factory, "func", None) is ReduceLROnPlateau:
+            # SequentialLR cannot chain ReduceLROnPlateau, which steps on a metric
+            raise ConfigError(
+                "scheduler.warmup",
+                warmup,
+                "0 with ReduceLROnPlateau",
+                "use scheduler.warmup=0, or another scheduler",
+            )
 
     def build(self, optimizer: Optimizer, trainer: "pl.Trainer") -> dict[str, Any] | None:
         """Lightning's ``lr_scheduler`` dict for ``configure_optimizers``, or None."""

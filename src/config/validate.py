@@ -78,6 +78,11 @@ RULES: tuple[Rule, ...] = (
     Rule("model.net.dropout", *FRACTION),
     Rule("scheduler.interval", *_one_of("epoch", "step")),
     Rule("scheduler.warmup", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    Rule(
+        "scheduler.monitor",
+        lambda v: str(v).split("/")[0] in ("train", "val", "test"),
+        "a logged metric such as val/loss or val/acc",
+    ),
     Rule("trainer.max_epochs", lambda v: _is_int(v) and (v >= 1 or v == -1), "an integer >= 1"),
     Rule("trainer.accumulate_grad_batches", *POSITIVE_INT),
     Rule(
@@ -88,6 +93,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.limit_train_batches", *BATCH_LIMIT),
     Rule("trainer.limit_val_batches", *BATCH_LIMIT),
     Rule("trainer.limit_test_batches", *BATCH_LIMIT),
+    Rule("predict.split", *_one_of("train", "val", "test")),
     Rule("hardware.accelerator", *_one_of("cpu", "gpu", "cuda", "mps", "auto")),
     Rule("hardware.precision", lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
     Rule("hardware.num_nodes", *POSITIVE_INT),
@@ -174,6 +180,19 @@ def _check_checkpoint(cfg: DictConfig) -> None:
         )
 
 
+def _check_pretrained_init(cfg: DictConfig) -> None:
+    """Re-initialising a network would overwrite the weights it was asked to load."""
+    net = _select(cfg, "model.net")
+    loads = isinstance(net, DictConfig) and (net.get("weights_path") or net.get("pretrained"))
+    if loads and _select(cfg, "model.init") not in (_MISSING, "default"):
+        raise ConfigError(
+            "model.init",
+            cfg.model.init,
+            "default when model.net loads pretrained weights (it would overwrite them)",
+            "drop model.init, or the weights",
+        )
+
+
 def _check_compare(cfg: DictConfig) -> None:
     pattern = str(cfg.compare.runs)
     if cfg.mode.value == "compare" and not glob.glob(os.path.expanduser(pattern), recursive=True):
@@ -201,6 +220,7 @@ def validate(cfg: DictConfig) -> None:
             "a value: it is mandatory and nothing set it",
             f"add {missing[0]}=<value> or choose a config group member that sets it",
         )
+    _check_pretrained_init(cfg)
     _check_compare(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:

@@ -12,12 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from src.errors import DataError
+from src.data.vision_files import VISION_SETS
+from src.errors import ConfigError, DataError
 
 
 @dataclass
 class Arrays:
-    """Features ``x`` (N, *input_shape) float32 and integer labels ``y`` (N,).
+    """Features ``x`` (N, *input_shape) and integer labels ``y`` (N,).
+
+    ``x`` is float32, or uint8 for 8-bit images: those stay uint8 in memory (a quarter of the
+    size) and the DataModule normalises each batch on the device.
 
     ``x_test``/``y_test`` are set when the source has an official test split.
     """
@@ -82,42 +86,47 @@ def load_mnist1d(cache_dir: str, num_samples: int = 5000, seed: int = 42) -> Arr
     )
 
 
-_TORCHVISION_FILES = {
-    "MNIST": "{root}/MNIST/raw/ (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-    "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, optionally .gz)",
-    "FashionMNIST": "{root}/FashionMNIST/raw/ (the same four *-ubyte files as MNIST)",
-    "CIFAR10": "{root}/cifar-10-batches-py/ (unpack cifar-10-python.tar.gz in {root})",
-}
-
-
 def load_torchvision(name: str, root: str, download: bool = True) -> Arrays:
-    """MNIST, FashionMNIST or CIFAR10 through torchvision, held as uint8-valued float arrays.
+    """MNIST, FashionMNIST or CIFAR10 from ``root`` as uint8 images (N, C, H, W).
+
+    Missing files are downloaded with torchvision's official URLs and checksums when
+    ``download`` is true; otherwise, or when the download fails, a :class:`DataError` says
+    which files to put in which folder.
 
     Args:
-        name: the torchvision class name.
-        root: folder holding (or receiving) the files.
-        download: try to download missing files; offline this fails with a DataError.
+        name: ``MNIST``, ``FashionMNIST`` or ``CIFAR10``.
+        root: folder holding the data set's folder (torchvision's layout).
+        download: fetch missing files from the internet.
     """
-    import torchvision.datasets as tvd
-
-    if name not in _TORCHVISION_FILES:
-        raise DataError(
-            f"dataset.source.name={name!r}: expected one of {sorted(_TORCHVISION_FILES)}"
-        )
-    cls = getattr(tvd, name)
+    if name not in VISION_SETS:
+        raise ConfigError("dataset.source.name", name, "one of " + ", ".join(VISION_SETS))
+    spec = VISION_SETS[name]
+    folder = Path(root) / spec.subdir
+    if missing := spec.missing(folder):
+        _fetch(name, Path(root), folder, download, missing)
     try:
-        train, test = (cls(root, train=t, download=download) for t in (True, False))
-    except Exception as e:  # torchvision raises RuntimeError/URLError/OSError depending on cause
-        where = _TORCHVISION_FILES[name].format(root=root)
+        x, y, x_test, y_test, class_names = spec.read(folder)
+    except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as e:
         raise DataError(
-            f"{name} could not be loaded from {root} ({type(e).__name__}: {e}). "
-            f"Without internet, put the files in {where}; with internet, keep "
-            f"dataset.source.download=true."
+            f"{name}: the files in {folder} cannot be read ({type(e).__name__}: {e}). "
+            "Replace them, or delete the folder to download them again."
         ) from e
-    return Arrays(*_to_arrays(train), *_to_arrays(test), class_names=list(train.classes))
+    return Arrays(x, y, x_test, y_test, class_names)
 
 
-def _to_arrays(ds: object) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(ds.data)  # type: ignore[attr-defined]  # (N, H, W) or (N, H, W, C) uint8
-    x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
-    return x.astype(np.float32), np.asarray(ds.targets, dtype=np.int64)  # type: ignore[attr-defined]
+def _fetch(name: str, root: Path, folder: Path, download: bool, missing: list[str]) -> None:
+    spec = VISION_SETS[name]
+    where = f"{name}: {folder}/ lacks {', '.join(missing)}"
+    offline = f"Offline, put the files there ({spec.origin})"
+    if not download:
+        raise DataError(
+            f"{where} and dataset.source.download=false. {offline}, "
+            "or set dataset.source.download=true on a machine with internet."
+        )
+    try:
+        spec.fetch(root)
+    except (OSError, RuntimeError) as e:  # no network (URLError), bad checksum (RuntimeError)
+        reason = " ".join(f"{type(e).__name__}: {e}".split())
+        raise DataError(f"{where} and downloading them failed ({reason}). {offline}.") from e
+    if still := spec.missing(folder):
+        raise DataError(f"{name}: downloaded, but {folder}/ still lacks {', '.join(still)}.")

@@ -6,7 +6,7 @@ import hydra
 import lightning.pytorch as pl
 import torch
 from hydra.errors import InstantiationException
-from lightning.pytorch.callbacks import Callback, ProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
@@ -85,6 +85,8 @@ def _check_hardware(cfg: DictConfig) -> None:
 def trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -> pl.Trainer:
     """The Trainer of ``cfg.trainer``; it shows a progress bar only if a callback provides one."""
     _check_hardware(cfg)
+    if not loggers:  # LearningRateMonitor writes only to loggers and refuses to run without one
+        callbacks = [cb for cb in callbacks if not isinstance(cb, LearningRateMonitor)]
     runtime.set_matmul_precision(cfg.hardware.matmul_precision)
     distributed.end_previous_job()  # a sweep's earlier job in this process: its ranks, env, group
     show_bar = any(isinstance(cb, ProgressBar) for cb in callbacks)

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from src.networks.checks import require_dims
 from src.networks.mlp import dense_block
 
 
@@ -30,6 +31,7 @@ class LeNet(nn.Module):
         batchnorm: bool = True,
     ) -> None:
         super().__init__()
+        require_dims(input_shape, 3, "the CNN", "model=cnn1d, model=gru or model=mlp")
         c, h, w = input_shape
         blocks: list[nn.Module] = []
         for c_out in channels:

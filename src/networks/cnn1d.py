@@ -3,6 +3,8 @@
 import torch
 from torch import nn
 
+from src.networks.checks import require_dims
+
 
 class CNN1D(nn.Module):
     """[conv1d -> (BN) -> GELU] blocks (stride 2 after the first), global average pool, head.
@@ -26,6 +28,7 @@ class CNN1D(nn.Module):
         batchnorm: bool = True,
     ) -> None:
         super().__init__()
+        require_dims(input_shape, 2, "the 1-D CNN", "model=cnn, model=gru or model=mlp")
         c = input_shape[0]
         blocks: list[nn.Module] = []
         for i, c_out in enumerate(channels):

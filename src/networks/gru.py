@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from src.networks.checks import require_dims
+
 
 class GRUClassifier(nn.Module):
     """Reads the last input axis as time and classifies from the final hidden states.
@@ -30,6 +32,8 @@ class GRUClassifier(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if len(input_shape) < 2:  # rows of features have no time axis
+            require_dims(input_shape, 2, "the GRU", "model=mlp")
         self.image = len(input_shape) == 3
         features = input_shape[0] * input_shape[2] if self.image else math.prod(input_shape[:-1])
         self.gru = nn.GRU(

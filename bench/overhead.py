@@ -1,0 +1,234 @@
+"""Framework overhead: an epoch through run.py's code path vs a hand-written PyTorch loop.
+
+Both sides train the same network (built from the same config), on the same normalised
+tensors, with the same batch size, augmentation, optimizer, schedule and thread count, and both
+run a validation pass after each training epoch. The framework side is exactly what
+``python run.py`` builds (src.experiments.build: datamodule, module, callbacks, loggers,
+trainer; then ``trainer.fit``), with a timing callback added; an epoch is the time between
+consecutive train-epoch starts, so validation, metric computation, logging and checkpointing
+are all inside it. The two sides alternate several times in one process; the first epoch of
+every fit/loop is warm-up and is dropped; medians are reported.
+
+Times are CPU seconds of this (single-threaded) process, which other processes on a shared
+machine disturb far less than wall time; wall-time ratios are printed beside them.
+
+    OMP_NUM_THREADS=1 python bench/overhead.py                 # digits CNN and tiny MLP
+    OMP_NUM_THREADS=1 python bench/overhead.py --epochs 6 --repeats 3 --threads 1
+"""
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import lightning.pytorch as pl  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from hydra import compose, initialize_config_dir  # noqa: E402
+from hydra.core.global_hydra import GlobalHydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig, open_dict  # noqa: E402
+from torchmetrics import MeanMetric  # noqa: E402
+
+import src.config.schema  # noqa: E402, F401  registers the structured config
+from src.experiments import build  # noqa: E402
+from src.modules.classification import classification_metrics  # noqa: E402
+
+SPLITS = ("train", "val")
+
+
+def compose_config(overrides: list[str], out: Path) -> DictConfig:
+    """conf/config.yaml composed as run.py composes it, writing under ``out``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        del cfg.hydra
+    return cfg
+
+
+Clock = tuple[float, float]  # (CPU seconds, wall seconds)
+
+
+def clock() -> Clock:
+    return time.process_time(), time.perf_counter()
+
+
+def elapsed(start: Clock) -> Clock:
+    now = clock()
+    return now[0] - start[0], now[1] - start[1]
+
+
+class EpochTimer(pl.Callback):
+    """Time between consecutive train-epoch starts (the last epoch ends at fit end)."""
+
+    def __init__(self) -> None:
+        self.marks: list[Clock] = []
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.marks.append(clock())
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.marks.append(clock())
+
+    @property
+    def epochs(self) -> list[Clock]:
+        return [
+            (b[0] - a[0], b[1] - a[1]) for a, b in zip(self.marks, self.marks[1:], strict=False)
+        ]
+
+
+def framework_epochs(cfg: DictConfig) -> list[Clock]:
+    """Per-epoch seconds of ``trainer.fit`` as run.py's train entry builds it."""
+    pl.seed_everything(cfg.seed)
+    datamodule = build.datamodule(cfg)
+    module = build.module(cfg)
+    timer = EpochTimer()
+    trainer = build.trainer(cfg, [*build.callbacks(cfg), timer], build.loggers(cfg))
+    trainer.fit(module, datamodule=datamodule)
+    return timer.epochs
+
+
+class SameWork:
+    """The framework's default bookkeeping, done by hand: the module's five metrics and loss
+    mean per split (same torchmetrics objects), and the best and last checkpoints."""
+
+    def __init__(self, cfg: DictConfig, out: Path) -> None:
+        n = cfg.dataset.num_classes
+        self.metrics = {s: classification_metrics("multiclass", n, f"{s}/") for s in SPLITS}
+        self.loss = {s: MeanMetric() for s in SPLITS}
+        self.best, self.out = -1.0, out
+        out.mkdir(parents=True, exist_ok=True)
+
+    def update(self, split: str, logits: torch.Tensor, y: torch.Tensor, loss: torch.Tensor) -> None:
+        self.metrics[split].update(logits.detach().softmax(-1), y)
+        self.loss[split].update(loss.detach(), len(y))
+
+    def end_epoch(self, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        values: dict[str, torch.Tensor] = {}
+        for s in SPLITS:
+            values |= self.metrics[s].compute() | {f"{s}/loss": self.loss[s].compute()}
+            self.metrics[s].reset()
+            self.loss[s].reset()
+        state = {"state_dict": net.state_dict(), "optimizer": optimizer.state_dict()}
+        torch.save(state | {"metrics": values}, self.out / "last.ckpt")
+        if float(values["val/acc"]) > self.best:
+            self.best = float(values["val/acc"])
+            torch.save(state | {"metrics": values}, self.out / "best.ckpt")
+
+
+def hand_epochs(cfg: DictConfig, epochs: int, work: SameWork | None = None) -> list[Clock]:
+    """Per-epoch seconds of a plain PyTorch loop over the same tensors and network."""
+    pl.seed_everything(cfg.seed)
+    dm = build.datamodule(cfg)
+    dm.setup("fit")
+    x, y = dm.splits["train"]
+    x_val, y_val = dm.splits["val"]
+    net = build.instantiate(cfg, "model.net")
+    optimizer = build.instantiate(cfg, "optimizer")(net.parameters())
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    bs, times = cfg.dataset.batch_size, []
+    for _ in range(epochs):
+        start = clock()
+        net.train()
+        order = torch.randperm(len(y))
+        for i in range(0, len(y), bs):
+            idx = order[i : i + bs]
+            xb = dm.augment(x[idx]) if dm.augment is not None else x[idx]
+            logits = net(xb)
+            loss = F.cross_entropy(logits, y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if work:
+                work.update("train", logits, y[idx], loss)
+        scheduler.step()
+        net.eval()
+        with torch.no_grad():
+            for i in range(0, len(y_val), bs):
+                logits = net(x_val[i : i + bs])
+                loss = F.cross_entropy(logits, y_val[i : i + bs])
+                if work:
+                    work.update("val", logits, y_val[i : i + bs], loss)
+        if work:
+            work.end_epoch(net, optimizer)
+        times.append(elapsed(start))
+    return times
+
+
+def _medians(side: list[Clock]) -> Clock:
+    return statistics.median(t[0] for t in side), statistics.median(t[1] for t in side)
+
+
+def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> float:
+    """Alternate the framework and both hand loops; print and return the CPU-time ratio."""
+    fw: list[Clock] = []
+    hand: list[Clock] = []
+    same: list[Clock] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeats):
+            cfg = compose_config(
+                [f"paths.log_dir={tmp}", f"trainer.max_epochs={epochs}", *overrides],
+                Path(tmp, f"run{r}"),
+            )
+            fw += framework_epochs(cfg)[1:]  # drop the warm-up epoch
+            hand += hand_epochs(cfg, epochs)[1:]
+            same += hand_epochs(cfg, epochs, SameWork(cfg, Path(tmp, f"hand{r}")))[1:]
+    (f_cpu, f_wall), (h_cpu, h_wall), (s_cpu, s_wall) = map(_medians, (fw, hand, same))
+    print(
+        f"{label}  ({len(fw)} epochs per side; CPU ms/epoch, wall ms/epoch in brackets)\n"
+        f"  framework (run.py path)          {f_cpu * 1e3:6.1f} [{f_wall * 1e3:6.1f}]\n"
+        f"  hand loop, plain                 {h_cpu * 1e3:6.1f} [{h_wall * 1e3:6.1f}]"
+        f"   ratio {f_cpu / h_cpu:4.2f}x [{f_wall / h_wall:4.2f}x]\n"
+        f"  hand loop + same metrics & ckpts {s_cpu * 1e3:6.1f} [{s_wall * 1e3:6.1f}]"
+        f"   ratio {f_cpu / s_cpu:4.2f}x [{f_wall / s_wall:4.2f}x]"
+    )
+    return f_cpu / h_cpu
+
+
+def cfg_job_seconds(repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``python run.py --cfg job`` (compose and print, no torch)."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()  # the work happens in a child process
+        subprocess.run(
+            [sys.executable, "run.py", "--cfg", "job"], cwd=ROOT, check=True, capture_output=True
+        )
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=6, help="epochs per fit (first dropped)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternations of the two sides")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)))
+    parser.add_argument("--extra", nargs="*", default=[], help="overrides for both models")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs visible")
+    common = ["hardware=cpu", *args.extra]
+    cnn = compare("digits CNN (the default experiment)", common, args.epochs, args.repeats)
+    mlp = compare("digits tiny MLP (model=mlp)", ["model=mlp", *common], args.epochs, args.repeats)
+    job, job_cpu = cfg_job_seconds(5)
+    print(f"python run.py --cfg job: {job:.2f} s wall, {job_cpu:.2f} s CPU (medians of 5)")
+    ok = cnn <= 1.10 and job <= 1.0
+    print(f"targets (CNN ratio <= 1.10, --cfg job <= 1 s): {'met' if ok else 'MISSED'}")
+    print(f"tiny-MLP ratio (reported, no target): {mlp:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
