@@ -21,6 +21,7 @@ from typing import Any
 import lightning.pytorch as pl
 
 from src.errors import ConfigError
+from src.utils.steps import is_logging_step
 
 log = logging.getLogger(__name__)
 ACTIONS = ("warn", "stop", "fail")
@@ -70,7 +71,10 @@ def parse_rules(
 
 
 class ThresholdAlerts(pl.Callback):
-    """Checks every rule after each training batch and epoch; fires each rule once per epoch.
+    """Checks every rule at each logging step and epoch end; fires each rule once per epoch.
+
+    Step values are read on the trainer's logging steps only (every ``log_every_n_steps``
+    batches): reading the trainer's metrics after every batch costs more than a small step.
 
     Args:
         rules: mappings with ``metric`` and ``below`` and/or ``above``, optional ``after_epoch``
@@ -95,7 +99,8 @@ class ThresholdAlerts(pl.Callback):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        self._check(trainer, suffix="_step")
+        if is_logging_step(trainer):
+            self._check(trainer, suffix="_step")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._check(trainer, suffix="")

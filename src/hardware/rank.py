@@ -27,7 +27,11 @@ def main() -> int:
     )
     if job["hydra"] is not None:
         setup_globals()  # the ${hydra:...} and ${now:...} resolvers
-        HydraConfig.instance().set_config(OmegaConf.create(job["hydra"]))
+        # Hydra's config arrives as plain containers (launcher configs such as submitit's do not
+        # pickle); set_config() would insist on its structured schema, which only typing needs
+        hydra_cfg = OmegaConf.create(job["hydra"])
+        OmegaConf.set_readonly(hydra_cfg, True)
+        HydraConfig.instance().cfg = hydra_cfg
     from src.experiments import run
 
     try:

@@ -8,12 +8,13 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
 from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Recall
 
 from src.errors import ConfigError
 from src.networks.init import initialize
 from src.optim import SchedulerSpec
+from src.utils.steps import is_logging_step
 
 
 def classification_metrics(task: str, num_classes: int, prefix: str) -> MetricCollection:
@@ -75,6 +76,7 @@ class ClassificationModule(pl.LightningModule):
         self.train_metrics = classification_metrics(task, num_classes, "train/")
         self.val_metrics = classification_metrics(task, num_classes, "val/")
         self.test_metrics = classification_metrics(task, num_classes, "test/")
+        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def setup(self, stage: str) -> None:
@@ -124,15 +126,20 @@ class ClassificationModule(pl.LightningModule):
         probs = self.probabilities(logits.detach().float())
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
         metrics.update(probs, y)
-        log = partial(self.log, batch_size=len(y), sync_dist=True, on_epoch=True)
-        log(f"{split}/loss", loss, on_step=split == "train", prog_bar=True)
-        if next(iter(metrics.values())).update_count == 1:
+        mean_loss: MeanMetric = getattr(self, f"{split}_loss")
+        mean_loss.update(loss.detach(), len(y))
+        log = partial(self.log, batch_size=len(y), sync_dist=True)
+        if mean_loss.update_count == 1:
             # Metric objects are computed over all batches (synced across ranks) and reset by
             # Lightning at the epoch's end, so handing them over on the epoch's first batch is
             # enough: each self.log call costs ~1 ms on the CPU (bench/overhead.py). The
             # progress bar shows loss and accuracy only.
+            loss_key = f"{split}/loss_epoch" if split == "train" else f"{split}/loss"
+            log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
             for name, metric in metrics.items(keep_base=False, copy_state=False):
-                log(name, metric, on_step=False, prog_bar=name.endswith("/acc"))
+                log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/acc"))
+        if split == "train" and is_logging_step(self.trainer):
+            log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         if split == "test":
             self.test_outputs.append((probs.cpu(), y.cpu()))
         return loss
