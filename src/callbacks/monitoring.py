@@ -23,6 +23,11 @@ class GradNormMonitor(pl.Callback):
         self.norm_type = float(norm_type)
         self._sum: torch.Tensor | float = 0.0
         self._count = 0
+        self._params: list[torch.Tensor] = []
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # walked once: module.parameters() recurses into every submodule (metrics included)
+        self._params = [p for p in pl_module.parameters() if p.requires_grad]
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._sum, self._count = 0.0, 0
@@ -30,7 +35,7 @@ class GradNormMonitor(pl.Callback):
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
     ) -> None:
-        grads = [p.grad.detach() for p in pl_module.parameters() if p.grad is not None]
+        grads = [p.grad for p in self._params if p.grad is not None]
         if not grads:
             return
         norm = torch.nn.utils.get_total_norm(grads, self.norm_type)
