@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -127,6 +128,41 @@ class SameWork:
             torch.save(state | {"metrics": values}, self.out / "best.ckpt")
 
 
+class BareModule(pl.LightningModule):
+    """The least a LightningModule can be: forward, cross-entropy, no logging, no metrics."""
+
+    def __init__(self, net: torch.nn.Module, optimizer: Any) -> None:
+        super().__init__()
+        self.net, self.optimizer = net, optimizer
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], idx: int) -> torch.Tensor:
+        return F.cross_entropy(self.net(batch[0]), batch[1])
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], idx: int) -> None:
+        F.cross_entropy(self.net(batch[0]), batch[1])
+
+    def configure_optimizers(self) -> Any:
+        return self.optimizer(self.parameters())
+
+
+def bare_lightning_epochs(cfg: DictConfig) -> list[Clock]:
+    """Lightning's own floor: the same data and network in a bare module and Trainer."""
+    pl.seed_everything(cfg.seed)
+    net = build.instantiate(cfg, "model.net")
+    timer = EpochTimer()
+    trainer = pl.Trainer(
+        max_epochs=cfg.trainer.max_epochs,
+        logger=False,
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(BareModule(net, build.instantiate(cfg, "optimizer")), build.datamodule(cfg))
+    return timer.epochs
+
+
 def hand_epochs(cfg: DictConfig, epochs: int, work: SameWork | None = None) -> list[Clock]:
     """Per-epoch seconds of a plain PyTorch loop over the same tensors and network."""
     pl.seed_everything(cfg.seed)
@@ -175,6 +211,7 @@ def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> floa
     fw: list[Clock] = []
     hand: list[Clock] = []
     same: list[Clock] = []
+    bare: list[Clock] = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             cfg = compose_config(
@@ -184,7 +221,9 @@ def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> floa
             fw += framework_epochs(cfg)[1:]  # drop the warm-up epoch
             hand += hand_epochs(cfg, epochs)[1:]
             same += hand_epochs(cfg, epochs, SameWork(cfg, Path(tmp, f"hand{r}")))[1:]
+            bare += bare_lightning_epochs(cfg)[1:]
     (f_cpu, f_wall), (h_cpu, h_wall), (s_cpu, s_wall) = map(_medians, (fw, hand, same))
+    b_cpu, b_wall = _medians(bare)
     print(
         f"{label}  ({len(fw)} epochs per side; CPU ms/epoch, wall ms/epoch in brackets)\n"
         f"  framework (run.py path)          {f_cpu * 1e3:6.1f} [{f_wall * 1e3:6.1f}]\n"
@@ -192,6 +231,8 @@ def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> floa
         f"   ratio {f_cpu / h_cpu:4.2f}x [{f_wall / h_wall:4.2f}x]\n"
         f"  hand loop + same metrics & ckpts {s_cpu * 1e3:6.1f} [{s_wall * 1e3:6.1f}]"
         f"   ratio {f_cpu / s_cpu:4.2f}x [{f_wall / s_wall:4.2f}x]"
+        f"\n  bare Lightning (floor)           {b_cpu * 1e3:6.1f} [{b_wall * 1e3:6.1f}]"
+        f"   vs plain loop {b_cpu / h_cpu:4.2f}x [{b_wall / h_wall:4.2f}x]"
     )
     return f_cpu / h_cpu
 
