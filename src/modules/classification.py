@@ -14,7 +14,6 @@ from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Rec
 from src.errors import ConfigError
 from src.networks.init import initialize
 from src.optim import SchedulerSpec
-from src.utils.steps import is_logging_step
 
 
 def classification_metrics(task: str, num_classes: int, prefix: str) -> MetricCollection:
@@ -138,7 +137,7 @@ class ClassificationModule(pl.LightningModule):
             log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
             for name, metric in metrics.items(keep_base=False, copy_state=False):
                 log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/acc"))
-        if split == "train" and is_logging_step(self.trainer):
+        if split == "train":  # every step: a NaN loss must reach the callbacks at once
             log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         if split == "test":
             self.test_outputs.append((probs.cpu(), y.cpu()))

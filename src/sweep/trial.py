@@ -30,8 +30,10 @@ class FiniteLoss(Callback):
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
+        metrics = trainer.callback_metrics
         for key in self.keys:
-            value = trainer.callback_metrics.get(key)
+            # the newest value: a per-step key (train/loss_step) before the epoch's
+            value = next((metrics[k] for k in (key, f"{key}_step") if k in metrics), None)
             if value is not None and not math.isfinite(float(value)):
                 raise NonFiniteMetricError(
                     f"{key} is {float(value)} at epoch {trainer.current_epoch}"
