@@ -87,43 +87,28 @@ def run_entry(cfg: object) -> dict:
     return getattr(import_module(module), func)(cfg)
 
 
+def run_cli(log_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python run.py ARGS`` with outputs under ``log_dir`` and no progress bar."""
+    cmd = [
+        sys.executable,
+        "run.py",
+        *args,
+        f"paths.log_dir={log_dir}",
+        f"paths.data_dir={DATA_DIR}",
+        "++callbacks.progress_bar=null",
+    ]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
 def test_cli_trains_and_prints_metrics_and_run_dir(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "run.py",
-            "debug=fast",
-            f"paths.log_dir={tmp_path}",
-            f"paths.data_dir={DATA_DIR}",
-            "++callbacks.progress_bar=null",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_cli(tmp_path, "debug=fast")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "test/acc" in out.stdout
     assert f"run directory: {tmp_path}" in out.stdout.replace("\n", "")
 
 
 def test_multirun_writes_one_directory_per_job(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            "run.py",
-            "-m",
-            "debug=fast",
-            "optimizer=adam,sgd",
-            f"paths.log_dir={tmp_path}",
-            f"paths.data_dir={DATA_DIR}",
-            "++callbacks.progress_bar=null",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = run_cli(tmp_path, "-m", "debug=fast", "optimizer=adam,sgd")
     assert out.returncode == 0, out.stderr[-3000:]
     (sweep,) = (tmp_path / "digits_cnn" / "multirun").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
