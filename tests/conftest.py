@@ -1,6 +1,8 @@
 """Compose the real config (conf/) with CPU, tiny-run and temporary-path overrides."""
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +57,16 @@ def compose_cfg(tmp_path: Path) -> Compose:
         )
 
     return _compose
+
+
+def run_cli(log_dir: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """``python run.py ARGS`` with outputs under ``log_dir`` and no progress bar."""
+    cmd = [
+        sys.executable,
+        "run.py",
+        *args,
+        f"paths.log_dir={log_dir}",
+        f"paths.data_dir={DATA_DIR}",
+        "++callbacks.progress_bar=null",
+    ]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)

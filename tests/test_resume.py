@@ -2,44 +2,24 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import DATA_DIR, ROOT
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 
 
-def run_cli(log_dir: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "run.py",
-        f"paths.log_dir={log_dir}",
-        f"paths.data_dir={DATA_DIR}",
-        "name=resume_test",
-        "trainer.max_epochs=4",
-        "++callbacks.progress_bar=null",
-        "print_config=false",
-        "logger=csv",
-        *overrides,
-    ]
-    return subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
+# a named 4-epoch CSV-logged run, so that resume=latest finds the first one
+RESUME_RUN = ("name=resume_test", "trainer.max_epochs=4", "print_config=false", "logger=csv")
 
 
 def test_sigkill_mid_epoch_then_resume_latest(tmp_path: Path) -> None:
-    killed = run_cli(tmp_path, "+callbacks.kill={_target_:tests.helpers.KillAt,epoch:2,batch:5}")
+    killed = run_cli(
+        tmp_path, *RESUME_RUN, "+callbacks.kill={_target_:tests.helpers.KillAt,epoch:2,batch:5}"
+    )
     assert killed.returncode == -9, killed.stderr[-2000:]
     (first,) = list((tmp_path / "resume_test").iterdir())
     last = torch.load(first / "checkpoints" / "last.ckpt", weights_only=False)
@@ -48,6 +28,7 @@ def test_sigkill_mid_epoch_then_resume_latest(tmp_path: Path) -> None:
     probe = tmp_path / "start.json"
     resumed = run_cli(
         tmp_path,
+        *RESUME_RUN,
         "resume=latest",
         f"+callbacks.probe={{_target_:tests.helpers.RecordStart,path:{probe}}}",
     )

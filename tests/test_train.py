@@ -2,15 +2,13 @@
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from src.experiments import run
 from src.experiments.train import train
-from tests.conftest import DATA_DIR, ROOT, Compose
+from tests.conftest import Compose, run_cli
 
 
 @pytest.mark.slow
@@ -85,19 +83,6 @@ def run_entry(cfg: object) -> dict:
     validate(cfg)  # type: ignore[arg-type]
     module, func = ENTRIES[cfg.mode.value].split(":")  # type: ignore[attr-defined]
     return getattr(import_module(module), func)(cfg)
-
-
-def run_cli(log_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python run.py ARGS`` with outputs under ``log_dir`` and no progress bar."""
-    cmd = [
-        sys.executable,
-        "run.py",
-        *args,
-        f"paths.log_dir={log_dir}",
-        f"paths.data_dir={DATA_DIR}",
-        "++callbacks.progress_bar=null",
-    ]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_cli_trains_and_prints_metrics_and_run_dir(tmp_path: Path) -> None:
