@@ -70,3 +70,23 @@ def run_cli(log_dir: Path, *args: str, timeout: int = 300) -> subprocess.Complet
         "++callbacks.progress_bar=null",
     ]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def run_py_importing_none_of(
+    argv: list[str], forbidden: tuple[str, ...], then_import: str = "", timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``run.py ARGV`` in a fresh interpreter, fails there if it imported a forbidden module.
+
+    ``then_import`` names a module imported afterwards and checked too (e.g. a plugin).
+    """
+    code = (
+        f"import sys, runpy; sys.argv = ['run.py', *{argv!r}]\n"
+        "try:\n    runpy.run_path('run.py', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert not e.code, f'run.py exited with {e.code}'\n"
+        + (f"import {then_import}\n" if then_import else "")
+        + f"loaded = [m for m in {forbidden!r} if m in sys.modules]\n"
+        "assert not loaded, f'imported {loaded}'\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )

@@ -14,7 +14,7 @@ import pytest
 
 from src.errors import ConfigError, UserError
 from src.experiments import run
-from tests.conftest import DATA_DIR, FAST, ROOT, Compose
+from tests.conftest import DATA_DIR, FAST, ROOT, Compose, run_py_importing_none_of
 
 pytestmark = pytest.mark.slow
 
@@ -136,16 +136,8 @@ def test_folder_without_runs_and_unknown_metric(sweep: Path, compose_cfg: Compos
 
 
 def test_cli_compare_does_not_import_torch(sweep: Path, tmp_path: Path) -> None:
-    code = (
-        "import sys, runpy\n"
-        f"sys.argv = ['run.py', 'mode=compare', 'compare.runs={sweep}', "
-        f"'hydra.run.dir={tmp_path / 'cmp'}']\n"
-        "runpy.run_path('run.py', run_name='__main__')\n"
-        "assert 'torch' not in sys.modules, 'compare imported torch'\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    argv = ["mode=compare", f"compare.runs={sweep}", f"hydra.run.dir={tmp_path / 'cmp'}"]
+    out = run_py_importing_none_of(argv, ("torch",))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "4 runs, highest val/acc first" in out.stdout
     assert (tmp_path / "cmp" / "comparison.md").is_file()

@@ -49,6 +49,18 @@ def only_run(root: Path) -> OfflineRun:
     return finished_run(runs[0])
 
 
+def run_offline(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python run.py ARGS`` in a child whose environment has no W&B account (``env``)."""
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=ROOT,
+        env=env | {"OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def test_mode_is_offline_without_credentials(no_account: dict, monkeypatch, tmp_path) -> None:
     assert resolve_mode(None) == "offline"
     assert resolve_mode("disabled") == "disabled"
@@ -130,22 +142,14 @@ def test_failed_job_is_marked_failed(no_account: dict, compose_cfg: Compose) -> 
 @pytest.mark.slow
 def test_multirun_jobs_are_distinct_runs_in_one_group(no_account: dict, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    out = subprocess.run(
-        [
-            sys.executable,
-            "run.py",
-            "-m",
-            "logger=wandb",
-            "optimizer.lr=0.001,0.002",
-            f"hydra.sweep.dir={sweep}",
-            f"paths.data_dir={DATA_DIR}",
-            *FAST,
-        ],
-        cwd=ROOT,
-        env=no_account | {"OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_offline(
+        no_account,
+        "-m",
+        "logger=wandb",
+        "optimizer.lr=0.001,0.002",
+        f"hydra.sweep.dir={sweep}",
+        f"paths.data_dir={DATA_DIR}",
+        *FAST,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     runs = [finished_run(p) for p in find_runs(sweep)]
@@ -193,14 +197,7 @@ def test_bad_wandb_settings_fail_before_training(compose_cfg: Compose, override,
 
 
 def test_bad_project_name_is_one_line_on_the_cli(no_account: dict) -> None:
-    out = subprocess.run(
-        [sys.executable, "run.py", "logger=wandb", "logger.wandb.project=my/project"],
-        cwd=ROOT,
-        env=no_account,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_offline(no_account, "logger=wandb", "logger.wandb.project=my/project")
     assert out.returncode == 2
     printed = out.stdout + out.stderr
     assert "logger.wandb.project='my/project': expected 1-128 characters without" in printed
@@ -210,21 +207,13 @@ def test_bad_project_name_is_one_line_on_the_cli(no_account: dict) -> None:
 @pytest.mark.slow
 def test_ddp_run_is_one_wandb_run_and_exits(no_account: dict, tmp_path: Path) -> None:
     # two CPU processes (gloo): only rank 0 may create a W&B run, and both must exit
-    out = subprocess.run(
-        [
-            sys.executable,
-            "run.py",
-            "logger=wandb",
-            f"hydra.run.dir={tmp_path / 'ddp'}",
-            f"paths.data_dir={DATA_DIR}",
-            *FAST,
-            "hardware=ddp_cpu",
-        ],
-        cwd=ROOT,
-        env=no_account | {"OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
+    out = run_offline(
+        no_account,
+        "logger=wandb",
+        f"hydra.run.dir={tmp_path / 'ddp'}",
+        f"paths.data_dir={DATA_DIR}",
+        *FAST,
+        "hardware=ddp_cpu",
     )
     assert out.returncode == 0, out.stderr[-3000:]
     wb = only_run(tmp_path / "ddp")

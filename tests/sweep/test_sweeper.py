@@ -3,14 +3,13 @@
 import csv
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
 
-from tests.conftest import ROOT
+from tests.conftest import run_py_importing_none_of
 from tests.sweep.helpers import app_cmd, counted, env, results, sweep_app, trials
 
 
@@ -209,15 +208,8 @@ def test_bad_input_fails_before_any_trial(tmp_path: Path, case: str) -> None:
 
 def test_plugin_discovery_imports_neither_optuna_nor_torch() -> None:
     # Hydra imports every plugin on every run, --help included
-    code = (
-        "import sys, runpy; sys.argv = ['run.py', '--help']\n"
-        "try:\n    runpy.run_path('run.py', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "import hydra_plugins.hydralit_optuna_sweeper.optuna_sweeper\n"
-        "assert 'optuna' not in sys.modules and 'torch' not in sys.modules\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    out = run_py_importing_none_of(
+        ["--help"], ("optuna", "torch"), "hydra_plugins.hydralit_optuna_sweeper.optuna_sweeper"
     )
     assert out.returncode == 0, out.stderr
     assert "hparams_search: digits_cnn_optuna" in out.stdout
