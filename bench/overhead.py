@@ -101,12 +101,18 @@ def framework_epochs(cfg: DictConfig) -> list[Clock]:
 
 
 class SameWork:
-    """The framework's default bookkeeping, done by hand: the module's five metrics and loss
-    mean per split (same torchmetrics objects), and the best and last checkpoints."""
+    """The framework's default bookkeeping, done by hand: the module's metrics (the same
+    torchmetrics objects: ``model.train_metrics`` on train, ``model.metrics`` on val) and loss
+    mean per split, and the best and last checkpoints."""
 
     def __init__(self, cfg: DictConfig, out: Path) -> None:
-        n = cfg.dataset.num_classes
-        self.metrics = {s: classification_metrics("multiclass", n, f"{s}/") for s in SPLITS}
+        n, names = (
+            cfg.dataset.num_classes,
+            {"train": cfg.model.train_metrics, "val": cfg.model.metrics},
+        )
+        self.metrics = {
+            s: classification_metrics("multiclass", n, f"{s}/", names[s]) for s in SPLITS
+        }
         self.loss = {s: MeanMetric() for s in SPLITS}
         self.best, self.out = -1.0, out
         out.mkdir(parents=True, exist_ok=True)

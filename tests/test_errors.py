@@ -40,6 +40,11 @@ VALIDATE = {
     "unknown normalisation": (["dataset.normalize=zscore"], "dataset.normalize='zscore': expected"),
     "unknown init scheme": (["model.init=he"], "model.init='he': expected one of default, normal"),
     "metric without split": (["optimized_metric=acc"], "optimized_metric='acc': expected"),
+    "unknown metric name": (["model.metrics=[acc,top5]"], "model.metrics=['acc', 'top5']: expect"),
+    "optimised metric not computed": (
+        ["model.metrics=[acc]", "optimized_metric=val/f1"],
+        "optimized_metric='val/f1': expected a metric the model computes",
+    ),
     "monitor without split": (["scheduler=plateau", "scheduler.monitor=loss"], "scheduler.monitor"),
     "missing checkpoint": (
         ["ckpt_path=/nonexistent/last.ckpt"],

@@ -47,6 +47,7 @@ class TrainerSchema:
     overfit_batches: Any = 0.0
     fast_dev_run: Any = False
     profiler: str | None = None
+    plugins: Any = None  # list of Lightning plugin nodes
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from src.errors import ConfigError
 from src.hardware.checks import check_hardware
@@ -56,6 +56,12 @@ WANDB_NAME = (
     (lambda v: isinstance(v, str) and _WANDB_NAME.fullmatch(v) is not None),
     "1-128 characters without / \\ # ? % : (e.g. my-project)",
 )
+# the metric names src.modules.classification.METRICS knows (not imported: that imports torch)
+CLASSIFICATION_METRICS = ("acc", "precision", "recall", "f1", "auroc")
+METRIC_LIST = (
+    (lambda v: isinstance(v, ListConfig) and all(n in CLASSIFICATION_METRICS for n in v)),
+    "a list of " + ", ".join(CLASSIFICATION_METRICS),
+)
 PRECISIONS = ("64", "64-true", "32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 
 RULES: tuple[Rule, ...] = (
@@ -76,6 +82,8 @@ RULES: tuple[Rule, ...] = (
     Rule("model.l1", *NON_NEGATIVE),
     Rule("model.l2", *NON_NEGATIVE),
     Rule("model.net.dropout", *FRACTION),
+    Rule("model.metrics", *METRIC_LIST, "e.g. model.metrics=[acc,f1]"),
+    Rule("model.train_metrics", *METRIC_LIST, "e.g. model.train_metrics=[acc]"),
     Rule("scheduler.interval", *_one_of("epoch", "step")),
     Rule("scheduler.warmup", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     Rule(
@@ -193,6 +201,21 @@ def _check_pretrained_init(cfg: DictConfig) -> None:
         )
 
 
+def _check_monitored_metric(cfg: DictConfig) -> None:
+    """A val/test metric to optimise must be one the model computes."""
+    metric, names = _select(cfg, "optimized_metric"), _select(cfg, "model.metrics")
+    if metric is None or names is _MISSING:
+        return
+    split, _, name = str(metric).partition("/")
+    if split in ("val", "test") and name not in (*names, "loss"):
+        raise ConfigError(
+            "optimized_metric",
+            metric,
+            f"a metric the model computes: {split}/loss or {split}/<one of model.metrics>",
+            f"add {name} to model.metrics, or optimise another metric",
+        )
+
+
 def _check_compare(cfg: DictConfig) -> None:
     pattern = str(cfg.compare.runs)
     if cfg.mode.value == "compare" and not glob.glob(os.path.expanduser(pattern), recursive=True):
@@ -221,6 +244,7 @@ def validate(cfg: DictConfig) -> None:
             f"add {missing[0]}=<value> or choose a config group member that sets it",
         )
     _check_pretrained_init(cfg)
+    _check_monitored_metric(cfg)
     _check_compare(cfg)
     for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
         if cfg.get(group) is not None:

@@ -1,6 +1,6 @@
 """Classification of images, signals and tabular rows (multiclass or binary)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -14,26 +14,43 @@ from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Rec
 from src.errors import ConfigError
 from src.networks.init import initialize
 from src.optim import SchedulerSpec
+from src.utils.steps import is_logging_step
+
+# name -> (metric class, averaged over classes); macro averages when multiclass
+METRICS = {
+    "acc": (Accuracy, False),
+    "precision": (Precision, True),
+    "recall": (Recall, True),
+    "f1": (F1Score, True),
+    "auroc": (AUROC, True),
+}
+ALL_METRICS = tuple(METRICS)
 
 
-def classification_metrics(task: str, num_classes: int, prefix: str) -> MetricCollection:
-    """Accuracy, macro precision/recall/F1 and AUROC for ``task``, named ``<prefix><metric>``."""
+def classification_metrics(
+    task: str, num_classes: int, prefix: str, names: Sequence[str] = ALL_METRICS
+) -> MetricCollection:
+    """The metrics ``names`` (keys of :data:`METRICS`) for ``task``, named ``<prefix><name>``."""
     # inputs are softmax/sigmoid outputs and dataset labels, valid by construction: skipping
     # torchmetrics' per-update checks saves a fifth of the update time
     kw: dict[str, Any] = {"task": task, "validate_args": False}
     if task == "multiclass":
         kw["num_classes"] = num_classes
     macro = {**kw, "average": "macro"} if task == "multiclass" else kw
-    return MetricCollection(
-        {
-            "acc": Accuracy(**kw),
-            "precision": Precision(**macro),
-            "recall": Recall(**macro),
-            "f1": F1Score(**macro),
-            "auroc": AUROC(**macro),
-        },
-        prefix=prefix,
-    )
+    metrics = {}
+    for name in names:
+        cls, averaged = METRICS[name]
+        metrics[name] = cls(**(macro if averaged else kw))
+    return MetricCollection(metrics, prefix=prefix)
+
+
+def _metric_names(key: str, names: Sequence[str]) -> list[str]:
+    unknown = [n for n in names if n not in METRICS]
+    if unknown or isinstance(names, str):
+        raise ConfigError(
+            key, names if isinstance(names, str) else list(names), f"a list of {list(METRICS)}"
+        )
+    return list(names)
 
 
 class ClassificationModule(pl.LightningModule):
@@ -51,6 +68,10 @@ class ClassificationModule(pl.LightningModule):
         l1: weight of the L1 penalty on weights (biases and norm layers excluded).
         l2: weight of the L2 penalty on weights.
         init: weight initialisation scheme (see :func:`src.networks.init.initialize`).
+        metrics: names of :data:`METRICS` computed on the validation and test splits.
+        train_metrics: names computed on the training split, every step; the default is
+            accuracy alone, since each one costs time on every batch (and AUROC keeps every
+            prediction of the epoch in memory).
     """
 
     def __init__(
@@ -65,6 +86,8 @@ class ClassificationModule(pl.LightningModule):
         l1: float = 0.0,
         l2: float = 0.0,
         init: str = "default",
+        metrics: Sequence[str] = ALL_METRICS,
+        train_metrics: Sequence[str] = ("acc",),
     ) -> None:
         super().__init__()
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
@@ -72,9 +95,11 @@ class ClassificationModule(pl.LightningModule):
         self.loss = loss or (nn.BCEWithLogitsLoss() if task == "binary" else nn.CrossEntropyLoss())
         self.class_weighting, self.l1, self.l2 = class_weighting, l1, l2
         initialize(self.net, init)
-        self.train_metrics = classification_metrics(task, num_classes, "train/")
-        self.val_metrics = classification_metrics(task, num_classes, "val/")
-        self.test_metrics = classification_metrics(task, num_classes, "test/")
+        names = _metric_names("model.metrics", metrics)
+        train_names = _metric_names("model.train_metrics", train_metrics)
+        self.train_metrics = classification_metrics(task, num_classes, "train/", train_names)
+        self.val_metrics = classification_metrics(task, num_classes, "val/", names)
+        self.test_metrics = classification_metrics(task, num_classes, "test/", names)
         self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -137,7 +162,7 @@ class ClassificationModule(pl.LightningModule):
             log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
             for name, metric in metrics.items(keep_base=False, copy_state=False):
                 log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/acc"))
-        if split == "train":  # every step: a NaN loss must reach the callbacks at once
+        if split == "train" and is_logging_step(self.trainer):
             log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         if split == "test":
             self.test_outputs.append((probs.cpu(), y.cpu()))

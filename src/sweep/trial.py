@@ -5,6 +5,7 @@ from typing import Any
 
 import lightning.pytorch as pl
 import optuna
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.trainer.states import TrainerFn
@@ -18,22 +19,42 @@ class NonFiniteMetricError(FloatingPointError):
 
 
 class FiniteLoss(Callback):
-    """Raise :class:`NonFiniteMetricError` when a loss is NaN/inf after a validation epoch.
+    """Raise :class:`NonFiniteMetricError` after a validation epoch when a training step's loss
+    or the validation loss was NaN/inf.
 
-    Early stopping's ``check_finite`` would end such a run quietly with a meaningless score;
-    in a sweep the trial must be recorded as failed, with the reason.
+    Early stopping's ``check_finite`` would end such a run quietly with a meaningless score,
+    and a pruner would record it PRUNED; in a sweep the trial must be recorded as failed, with
+    the reason. Every step's loss is checked on the device (no host sync): the module writes
+    the step loss to the loggers on logging steps only.
     """
 
-    def __init__(self, keys: tuple[str, ...] = ("train/loss", "val/loss")) -> None:
-        self.keys = keys
+    def __init__(self) -> None:
+        self._bad: torch.Tensor | None = None  # the first non-finite step loss, else 0-dim 0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._bad = None
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        if not isinstance(loss, torch.Tensor):
+            return
+        loss = loss.detach().float().reshape(())
+        first = self._bad if self._bad is not None else torch.zeros_like(loss)
+        # keeps the first non-finite value: finite(first) and not finite(loss) -> loss
+        self._bad = torch.where(torch.isfinite(first) & ~torch.isfinite(loss), loss, first)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
-        metrics = trainer.callback_metrics
-        for key in self.keys:
-            # the newest value: a per-step key (train/loss_step) before the epoch's
-            value = next((metrics[k] for k in (key, f"{key}_step") if k in metrics), None)
+        values = {"train/loss": self._bad, "val/loss": trainer.callback_metrics.get("val/loss")}
+        for key, value in values.items():
             if value is not None and not math.isfinite(float(value)):
                 raise NonFiniteMetricError(
                     f"{key} is {float(value)} at epoch {trainer.current_epoch}"

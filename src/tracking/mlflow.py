@@ -10,9 +10,10 @@ from lightning.pytorch.loggers import MLFlowLogger as _LightningMLFlowLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from src import tracking
+from src.utils.checkpoint_io import UploadsWrittenCheckpoints
 
 
-class MLFlowLogger(_LightningMLFlowLogger):
+class MLFlowLogger(UploadsWrittenCheckpoints, _LightningMLFlowLogger):
     """Lightning's MLflow logger that takes its identity from the current tracking session.
 
     Args:

@@ -25,6 +25,7 @@ from lightning.pytorch.loggers import WandbLogger as _LightningWandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 from src import tracking
+from src.utils.checkpoint_io import UploadsWrittenCheckpoints
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def resolve_mode(mode: str | None) -> str:
     return "online" if has_credentials() else "offline"
 
 
-class WandbLogger(_LightningWandbLogger):
+class WandbLogger(UploadsWrittenCheckpoints, _LightningWandbLogger):
     """Lightning's W&B logger that takes its identity from the current tracking session.
 
     Args:

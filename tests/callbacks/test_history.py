@@ -18,7 +18,7 @@ def test_rows_hold_each_epochs_own_values(compose_cfg: Compose) -> None:
     rows = next(cb for cb in callbacks if isinstance(cb, MetricHistory)).rows
     assert [r["epoch"] for r in rows] == [0, 1, 2]
     for row in rows:
-        for key in ("train/loss", "train/acc", "train/auroc", "val/loss", "val/acc", "lr-AdamW"):
+        for key in ("train/loss", "train/acc", "val/loss", "val/acc", "val/auroc", "lr-AdamW"):
             assert key in row, (row["epoch"], key)
     final = trainer.callback_metrics
     assert rows[-1]["train/acc"] == pytest.approx(float(final["train/acc"]))
