@@ -14,9 +14,11 @@ machine disturb far less than wall time; wall-time ratios are printed beside the
 
     OMP_NUM_THREADS=1 python bench/overhead.py                 # digits CNN and tiny MLP
     OMP_NUM_THREADS=1 python bench/overhead.py --epochs 6 --repeats 3 --threads 1
+    OMP_NUM_THREADS=1 python bench/overhead.py --breakdown        # where the framework's time goes
 """
 
 import argparse
+import collections
 import os
 import resource
 import statistics
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import torchmetrics  # noqa: E402
 from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
@@ -243,6 +246,70 @@ def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> floa
     return f_cpu / h_cpu
 
 
+def breakdown(label: str, overrides: list[str], epochs: int) -> None:
+    """CPU ms per epoch spent in the framework's own work, by piece: each is timed around the
+    call (calls nested in another timed piece count in both, e.g. a callback's self.log)."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultCollection
+
+    import src.callbacks.alerts
+    import src.callbacks.history
+    import src.callbacks.monitoring
+    import src.callbacks.progress
+
+    spent: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    originals: list[tuple[type, str, Any]] = []
+
+    def timed(cls: type, name: str, label: str) -> None:
+        original = cls.__dict__[name]
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[label] += time.process_time() - start
+                calls[label] += 1
+
+        originals.append((cls, name, original))
+        setattr(cls, name, wrapper)
+
+    timed(pl.LightningModule, "log", "LightningModule.log (self.log)")
+    timed(torchmetrics.MetricCollection, "update", "metric collection update")
+    timed(torchmetrics.MeanMetric, "update", "loss mean update")
+    timed(torchmetrics.Metric, "reset", "metric reset")
+    timed(_ResultCollection, "metrics", "Lightning reads logged metrics")
+    timed(ModelCheckpoint, "on_train_epoch_end", "ModelCheckpoint (training thread)")
+    timed(ModelCheckpoint, "on_validation_end", "ModelCheckpoint (training thread)")
+    for module in (src.callbacks.monitoring, src.callbacks.alerts, src.callbacks.history):
+        for cls in vars(module).values():
+            if (
+                isinstance(cls, type)
+                and issubclass(cls, pl.Callback)
+                and cls.__module__ == module.__name__
+            ):
+                for hook in [h for h in vars(cls) if h.startswith("on_")]:
+                    timed(cls, hook, f"{cls.__name__}.{hook}")
+    timed(
+        src.callbacks.progress.ProgressBar, "on_train_batch_end", "ProgressBar.on_train_batch_end"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = compose_config(
+                [f"paths.log_dir={tmp}", f"trainer.max_epochs={epochs}", *overrides], Path(tmp, "b")
+            )
+            times = framework_epochs(cfg)
+    finally:
+        for cls, name, original in originals:
+            setattr(cls, name, original)
+    n = len(times)
+    median = statistics.median(t[0] for t in times)
+    print(f"{label}: median epoch {median * 1e3:.1f} ms CPU; per epoch:")
+    for key, seconds in spent.most_common():
+        print(f"  {key:50s} {seconds / n * 1e3:6.2f} ms  ({calls[key] / n:.0f} calls)")
+
+
 def cfg_job_seconds(repeats: int) -> tuple[float, float]:
     """Median wall and CPU seconds of ``python run.py --cfg job`` (compose and print, no torch)."""
     wall, cpu = [], []
@@ -264,10 +331,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternations of the two sides")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)))
     parser.add_argument("--extra", nargs="*", default=[], help="overrides for both models")
+    parser.add_argument("--breakdown", action="store_true", help="time the framework's pieces")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs visible")
     common = ["hardware=cpu", *args.extra]
+    if args.breakdown:
+        breakdown("digits CNN", common, args.epochs * 2)
+        breakdown("digits tiny MLP", ["model=mlp", *common], args.epochs * 2)
+        return
     cnn = compare("digits CNN (the default experiment)", common, args.epochs, args.repeats)
     mlp = compare("digits tiny MLP (model=mlp)", ["model=mlp", *common], args.epochs, args.repeats)
     job, job_cpu = cfg_job_seconds(5)
