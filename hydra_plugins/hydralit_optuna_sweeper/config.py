@@ -119,6 +119,9 @@ class HyperbandPrunerConf:
     min_resource: int = 1
     max_resource: Any = "auto"
     reduction_factor: int = 3
+    # trials that must reach a cut before any goes on (> 0 needs an integer max_resource);
+    # conf/hparams_search/digits_cnn_optuna.yaml uses the benchmarked reduction_factor 6, 1
+    bootstrap_count: int = 0
 
 
 @dataclass

@@ -97,6 +97,8 @@ def test_hparams_search_config_runs_and_prints_the_best_command(tmp_path: Path) 
         "hparams_search=digits_cnn_optuna",
         "hydra.sweeper.n_trials=2",
         "trainer.max_epochs=2",
+        # the shipped bootstrap_count=1 stops the first trial at the cut after 2 epochs
+        "hydra.sweeper.pruner.bootstrap_count=0",
     )
     assert out.returncode == 0, out.stderr
     sweep_dir = tmp_path / "digits_cnn" / "sweeps" / "digits_cnn"
