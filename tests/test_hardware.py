@@ -148,6 +148,24 @@ def test_ddp_cpu_matches_one_process_on_the_same_global_batch(
 
 
 @pytest.mark.slow
+def test_ddp_predicts_every_row_of_the_split_in_order(compose_cfg: Compose, tmp_path: Path) -> None:
+    from src.experiments.predict import predict
+
+    train(compose_cfg("test=false", run_dir=tmp_path / "train"))
+    ckpt = tmp_path / "train" / "checkpoints" / "last.ckpt"
+    # 189 test rows: the two ranks' shards differ by one row
+    odd = ["mode=predict", f"ckpt_path={ckpt}", "dataset.test_fraction=0.105"]
+    predict(compose_cfg(*DDP, *odd, run_dir=tmp_path / "ddp"))
+    predict(compose_cfg(*odd, run_dir=tmp_path / "one"))
+    ddp, one = (
+        (tmp_path / run / "predictions.csv").read_text().splitlines() for run in ("ddp", "one")
+    )
+    assert len(ddp) == len(one) == 1 + 189
+    # index, target, predicted class of every row
+    assert [r.split(",")[:3] for r in ddp] == [r.split(",")[:3] for r in one]
+
+
+@pytest.mark.slow
 def test_ddp_resumes_from_its_last_checkpoint(compose_cfg: Compose, tmp_path: Path) -> None:
     first = train(compose_cfg(*DDP, "test=false", run_dir=tmp_path / "first"))
     last = tmp_path / "first" / "checkpoints" / "last.ckpt"

@@ -159,6 +159,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             rank=rank,
             world_size=world,
             pin_memory=self.pin_memory,
+            even_shards=train,  # evaluation and prediction see every sample of their split
         )
 
     def train_dataloader(self) -> TensorLoader:

@@ -34,6 +34,10 @@ class TensorLoader:
         seed: base seed of the shuffling.
         rank: this process's rank; each rank sees a disjoint 1/world_size of every epoch.
         world_size: number of processes.
+        even_shards: every rank gets ``N // world_size`` samples (and the same number of
+            steps, which training under DDP needs); up to ``world_size - 1`` samples of the
+            epoch are left out. False: ranks share all N samples, strided, so evaluation and
+            prediction cover the whole split (shards then differ by at most one sample).
         pin_memory: copy each batch into page-locked memory, so that the copy to a CUDA device
             runs asynchronously (only when CUDA is available).
     """
@@ -50,10 +54,12 @@ class TensorLoader:
         rank: int = 0,
         world_size: int = 1,
         pin_memory: bool = False,
+        even_shards: bool = True,
     ) -> None:
         self.x, self.y, self.batch_size = x, y, batch_size
         self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
         self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.even_shards = even_shards
         self.pin_memory = pin_memory and torch.cuda.is_available()
         # Lightning calls `<loader>.sampler.set_epoch(current_epoch)` before every epoch, so the
         # shuffle order depends on the epoch number alone and a resumed run sees the same batches
@@ -69,13 +75,20 @@ class TensorLoader:
             idx = torch.randperm(n, generator=g)
         else:
             idx = torch.arange(n)
-        per_rank = n // self.world_size  # equal shards: every rank runs the same number of steps
+        if self.even_shards:  # every rank runs the same number of steps
+            idx = idx[: n // self.world_size * self.world_size]
         # strided like DistributedSampler: step i of all ranks together covers exactly the
         # samples of step i of one process with batch_size x world_size
-        return idx[: per_rank * self.world_size][self.rank :: self.world_size]
+        return idx[self.rank :: self.world_size]
+
+    def _shard_size(self) -> int:
+        n = len(self.y)
+        if self.even_shards:
+            return n // self.world_size
+        return len(range(self.rank, n, self.world_size))
 
     def __len__(self) -> int:
-        n = len(self.y) // self.world_size
+        n = self._shard_size()
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from src.errors import ConfigError
 from src.experiments import build
+from src.hardware import distributed
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
@@ -33,8 +34,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         list[dict[str, torch.Tensor]],
         trainer.predict(module, datamodule=datamodule, ckpt_path=resume_path(cfg)),
     )
-    probs = torch.cat([b["probs"] for b in batches]).float()
-    target = torch.cat([b["target"] for b in batches])
+    # every rank's rows, in the split's order (a collective: all ranks run this job)
+    probs = distributed.gather_split(trainer, torch.cat([b["probs"] for b in batches]).float())
+    target = distributed.gather_split(trainer, torch.cat([b["target"] for b in batches]))
     pred = (probs > 0.5).long() if probs.ndim == 1 else probs.argmax(1)
     path = out / cfg.predict.output_file
     if trainer.is_global_zero:

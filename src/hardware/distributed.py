@@ -124,22 +124,35 @@ def relaunch_as_job(strategy: Strategy, cfg: DictConfig) -> None:
         )
 
 
+def gather_split(trainer: pl.Trainer, local: torch.Tensor) -> torch.Tensor:
+    """Every rank's rows of an evaluation split, in the split's order, on every rank.
+
+    A collective. ``local`` holds this rank's rows of a split sharded as the evaluation loaders
+    shard it (``TensorLoader(even_shards=False)``: rank r has rows r, r + W, r + 2W, ...), so
+    the shards may differ by one row: each is padded to the longest, gathered, interleaved back
+    into the split's order and trimmed.
+    """
+    if trainer.world_size == 1:
+        return local
+    device = trainer.strategy.root_device
+    sizes = trainer.strategy.all_gather(torch.tensor(len(local), device=device)).flatten()
+    longest = int(sizes.max())
+    padded = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=device)
+    padded[: len(local)] = local.to(device)
+    gathered = trainer.strategy.all_gather(padded)  # (W, longest, ...)
+    # row j of rank r is row j * W + r of the split; rows past the split's end are padding
+    return gathered.transpose(0, 1).flatten(0, 1)[: int(sizes.sum())].cpu()
+
+
 def gather_pairs(
     trainer: pl.Trainer, pairs: list[tuple[torch.Tensor, torch.Tensor]]
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Every rank's (prediction, target) batches as one pair on every rank (a collective).
-
-    Each rank holds an equal share of the split (the loaders shard evenly), so the gathered
-    tensors stack; rank 0's plots then cover the whole split rather than its own share.
-    """
+    """Every rank's (prediction, target) batches of an evaluation split as one pair, in the
+    split's order, on every rank (a collective): rank 0's plots then cover the whole split."""
     if trainer.world_size == 1 or not pairs:
         return pairs
-    device = trainer.strategy.root_device
-    gathered = [
-        trainer.strategy.all_gather(torch.cat(part).to(device)).flatten(0, 1).cpu()  # (W*N, ...)
-        for part in zip(*pairs, strict=True)
-    ]
-    return [(gathered[0], gathered[1])]
+    probs, target = (torch.cat(part) for part in zip(*pairs, strict=True))
+    return [(gather_split(trainer, probs), gather_split(trainer, target))]
 
 
 def end_previous_job(timeout_s: float = 300) -> None:

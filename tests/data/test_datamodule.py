@@ -150,6 +150,15 @@ def test_tensor_loader_shards_disjointly_by_rank() -> None:
     assert len(_loader(world_size=3)) == 4
 
 
+def test_evaluation_shards_cover_every_sample_once() -> None:
+    loaders = [_loader(rank=r, world_size=3, even_shards=False) for r in range(3)]
+    shards = [_order(loader) for loader in loaders]
+    assert [len(s) for s in shards] == [35, 34, 34]  # 103 samples: none left out
+    assert [len(loader) for loader in loaders] == [4, 4, 4]
+    assert sorted(i for shard in shards for i in shard) == list(range(103))
+    assert shards[1][:3] == [1, 4, 7]  # strided: row j of rank r is sample j * 3 + r
+
+
 def test_tensor_loader_order_depends_only_on_the_epoch() -> None:
     a, b = _loader(shuffle=True, seed=5), _loader(shuffle=True, seed=5)
     first = _order(a)
