@@ -34,10 +34,8 @@ class ProgressBar(RichProgressBar):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        if time.monotonic() >= self._next_read:
-            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-            return
-        if self.train_progress_bar_id is None:  # a mid-epoch restart: let Lightning set it up
+        # a missing bar id means a mid-epoch restart: Lightning's hook sets the bar up
+        if time.monotonic() >= self._next_read or self.train_progress_bar_id is None:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             return
         self._update(self.train_progress_bar_id, batch_idx + 1)  # the count, not the metrics
