@@ -4,10 +4,11 @@ Both sides train the same network (built from the same config), on the same norm
 tensors, with the same batch size, augmentation, optimizer, schedule and thread count, and both
 run a validation pass after each training epoch. The framework side is exactly what
 ``python run.py`` builds (src.experiments.build: datamodule, module, callbacks, loggers,
-trainer; then ``trainer.fit``), with a timing callback added; an epoch is the time between
-consecutive train-epoch starts, so validation, metric computation, logging and checkpointing
-are all inside it. The two sides alternate several times in one process; the first epoch of
-every fit/loop is warm-up and is dropped; medians are reported.
+trainer; then ``trainer.fit``), with a timing callback added that runs one epoch of each hand
+loop before every framework epoch: each framework epoch is paired with hand epochs of the same
+moment, and ratios are medians of the per-epoch ratios. A framework epoch runs from the end of
+its hand epochs to the next train-epoch start, so validation, metric computation, logging and
+checkpointing are all inside it. The first epoch of every fit is warm-up and is dropped.
 
 Times are CPU seconds of this (single-threaded) process, which other processes on a shared
 machine disturb far less than wall time; wall-time ratios are printed beside them.
@@ -40,10 +41,10 @@ from hydra import compose, initialize_config_dir  # noqa: E402
 from hydra.core.global_hydra import GlobalHydra  # noqa: E402
 from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, open_dict  # noqa: E402
-from torchmetrics import MeanMetric  # noqa: E402
 
 import src.config.schema  # noqa: E402, F401  registers the structured config
 from src.experiments import build  # noqa: E402
+from src.metrics import Mean  # noqa: E402
 from src.modules.classification import classification_metrics  # noqa: E402
 
 SPLITS = ("train", "val")
@@ -105,7 +106,7 @@ def framework_epochs(cfg: DictConfig) -> list[Clock]:
 
 class SameWork:
     """The framework's default bookkeeping, done by hand: the module's metrics (the same
-    torchmetrics objects: ``model.train_metrics`` on train, ``model.metrics`` on val) and loss
+    metric objects: ``model.train_metrics`` on train, ``model.metrics`` on val) and loss
     mean per split, and the best and last checkpoints."""
 
     def __init__(self, cfg: DictConfig, out: Path) -> None:
@@ -116,7 +117,7 @@ class SameWork:
         self.metrics = {
             s: classification_metrics("multiclass", n, f"{s}/", names[s]) for s in SPLITS
         }
-        self.loss = {s: MeanMetric() for s in SPLITS}
+        self.loss = {s: Mean() for s in SPLITS}
         self.best, self.out = -1.0, out
         out.mkdir(parents=True, exist_ok=True)
 
@@ -154,11 +155,94 @@ class BareModule(pl.LightningModule):
         return self.optimizer(self.parameters())
 
 
-def bare_lightning_epochs(cfg: DictConfig) -> list[Clock]:
-    """Lightning's own floor: the same data and network in a bare module and Trainer."""
+class HandLoop:
+    """A plain PyTorch loop over the same tensors and network, one epoch per call."""
+
+    def __init__(self, cfg: DictConfig, epochs: int, work: SameWork | None = None) -> None:
+        self.dm = build.datamodule(cfg)
+        self.dm.setup("fit")
+        self.net = build.instantiate(cfg, "model.net")
+        self.optimizer = build.instantiate(cfg, "optimizer")(self.net.parameters())
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=epochs)
+        self.bs, self.work = cfg.dataset.batch_size, work
+
+    def epoch(self) -> Clock:
+        start = clock()
+        net, optimizer, work, bs = self.net, self.optimizer, self.work, self.bs
+        (x, y), (x_val, y_val) = self.dm.splits["train"], self.dm.splits["val"]
+        augment = self.dm.augment
+        net.train()
+        order = torch.randperm(len(y))
+        for i in range(0, len(y), bs):
+            idx = order[i : i + bs]
+            xb = augment(x[idx]) if augment is not None else x[idx]
+            logits = net(xb)
+            loss = F.cross_entropy(logits, y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if work:
+                work.update("train", logits, y[idx], loss)
+        self.scheduler.step()
+        net.eval()
+        with torch.no_grad():
+            for i in range(0, len(y_val), bs):
+                logits = net(x_val[i : i + bs])
+                loss = F.cross_entropy(logits, y_val[i : i + bs])
+                if work:
+                    work.update("val", logits, y_val[i : i + bs], loss)
+        if work:
+            work.end_epoch(net, optimizer)
+        return elapsed(start)
+
+
+class Interleaved(pl.Callback):
+    """Runs one epoch of each hand loop before every framework epoch, so that each framework
+    epoch is timed next to hand-loop epochs of the same moment: a shared machine that slows
+    down or speeds up (it does, by 2x within minutes) moves both sides of every pair alike.
+    A framework epoch is the time from the end of its hand epochs to the next train-epoch
+    start (or the end of fit), so it holds validation, logging and checkpointing."""
+
+    def __init__(self, loops: dict[str, HandLoop]) -> None:
+        self.loops = loops
+        self.times: dict[str, list[Clock]] = {"framework": [], **{k: [] for k in loops}}
+        self.mark: Clock | None = None
+
+    def _end_framework_epoch(self) -> None:
+        if self.mark is not None:
+            self.times["framework"].append(elapsed(self.mark))
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._end_framework_epoch()
+        for name, loop in self.loops.items():
+            self.times[name].append(loop.epoch())
+        self.mark = clock()
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._end_framework_epoch()
+
+
+def interleaved_epochs(cfg: DictConfig, out: Path) -> dict[str, list[Clock]]:
+    """Per-epoch seconds of the framework (run.py's train path) and of both hand loops, the
+    hand epochs run just before each framework epoch; the first (warm-up) epoch is dropped."""
+    pl.seed_everything(cfg.seed)
+    epochs = cfg.trainer.max_epochs
+    timer = Interleaved(
+        {"plain": HandLoop(cfg, epochs), "same": HandLoop(cfg, epochs, SameWork(cfg, out))}
+    )
+    datamodule = build.datamodule(cfg)
+    module = build.module(cfg)
+    trainer = build.trainer(cfg, [*build.callbacks(cfg), timer], build.loggers(cfg))
+    trainer.fit(module, datamodule=datamodule)
+    return {name: times[1:] for name, times in timer.times.items()}
+
+
+def bare_lightning_epochs(cfg: DictConfig) -> dict[str, list[Clock]]:
+    """Lightning's own floor: the same data and network in a bare module and Trainer, with a
+    plain hand-loop epoch run before each of its epochs."""
     pl.seed_everything(cfg.seed)
     net = build.instantiate(cfg, "model.net")
-    timer = EpochTimer()
+    timer = Interleaved({"plain": HandLoop(cfg, cfg.trainer.max_epochs)})
     trainer = pl.Trainer(
         max_epochs=cfg.trainer.max_epochs,
         logger=False,
@@ -169,93 +253,69 @@ def bare_lightning_epochs(cfg: DictConfig) -> list[Clock]:
         num_sanity_val_steps=0,
     )
     trainer.fit(BareModule(net, build.instantiate(cfg, "optimizer")), build.datamodule(cfg))
-    return timer.epochs
-
-
-def hand_epochs(cfg: DictConfig, epochs: int, work: SameWork | None = None) -> list[Clock]:
-    """Per-epoch seconds of a plain PyTorch loop over the same tensors and network."""
-    pl.seed_everything(cfg.seed)
-    dm = build.datamodule(cfg)
-    dm.setup("fit")
-    x, y = dm.splits["train"]
-    x_val, y_val = dm.splits["val"]
-    net = build.instantiate(cfg, "model.net")
-    optimizer = build.instantiate(cfg, "optimizer")(net.parameters())
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
-    bs, times = cfg.dataset.batch_size, []
-    for _ in range(epochs):
-        start = clock()
-        net.train()
-        order = torch.randperm(len(y))
-        for i in range(0, len(y), bs):
-            idx = order[i : i + bs]
-            xb = dm.augment(x[idx]) if dm.augment is not None else x[idx]
-            logits = net(xb)
-            loss = F.cross_entropy(logits, y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if work:
-                work.update("train", logits, y[idx], loss)
-        scheduler.step()
-        net.eval()
-        with torch.no_grad():
-            for i in range(0, len(y_val), bs):
-                logits = net(x_val[i : i + bs])
-                loss = F.cross_entropy(logits, y_val[i : i + bs])
-                if work:
-                    work.update("val", logits, y_val[i : i + bs], loss)
-        if work:
-            work.end_epoch(net, optimizer)
-        times.append(elapsed(start))
-    return times
+    return {name: times[1:] for name, times in timer.times.items()}
 
 
 def _medians(side: list[Clock]) -> Clock:
     return statistics.median(t[0] for t in side), statistics.median(t[1] for t in side)
 
 
+def _ratio(side: list[Clock], base: list[Clock], i: int) -> float:
+    """Median over epochs of side/base, each epoch against the base epoch run beside it."""
+    return statistics.median(a[i] / b[i] for a, b in zip(side, base, strict=True))
+
+
 def compare(label: str, overrides: list[str], epochs: int, repeats: int) -> float:
-    """Alternate the framework and both hand loops; print and return the CPU-time ratio."""
-    fw: list[Clock] = []
-    hand: list[Clock] = []
-    same: list[Clock] = []
-    bare: list[Clock] = []
+    """Time the framework with both hand loops interleaved epoch by epoch, and bare Lightning
+    with the plain loop likewise; print and return the framework's CPU-time ratio."""
+    runs: dict[str, list[Clock]] = collections.defaultdict(list)
+    bare: dict[str, list[Clock]] = collections.defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):
             cfg = compose_config(
                 [f"paths.log_dir={tmp}", f"trainer.max_epochs={epochs}", *overrides],
                 Path(tmp, f"run{r}"),
             )
-            fw += framework_epochs(cfg)[1:]  # drop the warm-up epoch
-            hand += hand_epochs(cfg, epochs)[1:]
-            same += hand_epochs(cfg, epochs, SameWork(cfg, Path(tmp, f"hand{r}")))[1:]
-            bare += bare_lightning_epochs(cfg)[1:]
-    (f_cpu, f_wall), (h_cpu, h_wall), (s_cpu, s_wall) = map(_medians, (fw, hand, same))
-    b_cpu, b_wall = _medians(bare)
+            for name, times in interleaved_epochs(cfg, Path(tmp, f"hand{r}")).items():
+                runs[name] += times
+            for name, times in bare_lightning_epochs(cfg).items():
+                bare[name] += times
+    fw, plain, same = runs["framework"], runs["plain"], runs["same"]
+    bare_pair = bare["framework"], bare["plain"]
+
+    def row(name: str, side: list[Clock], ratio: str = "", num: Any = None, den: Any = None) -> str:
+        cpu, wall = _medians(side)
+        text = f"  {name:33s}{cpu * 1e3:6.1f} [{wall * 1e3:6.1f}]"
+        if ratio:
+            text += f"   {ratio} {_ratio(num, den, 0):4.2f}x [{_ratio(num, den, 1):4.2f}x]"
+        return text
+
     print(
-        f"{label}  ({len(fw)} epochs per side; CPU ms/epoch, wall ms/epoch in brackets)\n"
-        f"  framework (run.py path)          {f_cpu * 1e3:6.1f} [{f_wall * 1e3:6.1f}]\n"
-        f"  hand loop, plain                 {h_cpu * 1e3:6.1f} [{h_wall * 1e3:6.1f}]"
-        f"   ratio {f_cpu / h_cpu:4.2f}x [{f_wall / h_wall:4.2f}x]\n"
-        f"  hand loop + same metrics & ckpts {s_cpu * 1e3:6.1f} [{s_wall * 1e3:6.1f}]"
-        f"   ratio {f_cpu / s_cpu:4.2f}x [{f_wall / s_wall:4.2f}x]"
-        f"\n  bare Lightning (floor)           {b_cpu * 1e3:6.1f} [{b_wall * 1e3:6.1f}]"
-        f"   vs plain loop {b_cpu / h_cpu:4.2f}x [{b_wall / h_wall:4.2f}x]"
+        f"{label}  ({len(fw)} epochs per side; CPU ms/epoch, wall ms/epoch in brackets; a ratio\n"
+        f"  is the median over epochs of the framework's epoch / the hand epoch run beside it)\n"
+        + "\n".join(
+            [
+                row("framework (run.py path)", fw),
+                row("hand loop, plain", plain, "framework", fw, plain),
+                row("hand loop + same metrics & ckpts", same, "framework", fw, same),
+                row("bare Lightning (floor)", bare["framework"], "vs plain", *bare_pair),
+            ]
+        )
     )
-    return f_cpu / h_cpu
+    return _ratio(fw, plain, 0)
 
 
 def breakdown(label: str, overrides: list[str], epochs: int) -> None:
     """CPU ms per epoch spent in the framework's own work, by piece: each is timed around the
     call (calls nested in another timed piece count in both, e.g. a callback's self.log)."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.trainer.connectors.logger_connector.result import _ResultCollection
 
     import src.callbacks.alerts
+    import src.callbacks.checkpoint
     import src.callbacks.history
     import src.callbacks.monitoring
     import src.callbacks.progress
+    import src.metrics
 
     spent: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
@@ -277,11 +337,12 @@ def breakdown(label: str, overrides: list[str], epochs: int) -> None:
 
     timed(pl.LightningModule, "log", "LightningModule.log (self.log)")
     timed(torchmetrics.MetricCollection, "update", "metric collection update")
-    timed(torchmetrics.MeanMetric, "update", "loss mean update")
+    timed(src.metrics.Mean, "update", "loss mean update")
     timed(torchmetrics.Metric, "reset", "metric reset")
     timed(_ResultCollection, "metrics", "Lightning reads logged metrics")
-    timed(ModelCheckpoint, "on_train_epoch_end", "ModelCheckpoint (training thread)")
-    timed(ModelCheckpoint, "on_validation_end", "ModelCheckpoint (training thread)")
+    checkpoint = src.callbacks.checkpoint.ModelCheckpoint
+    timed(checkpoint, "on_train_epoch_end", "ModelCheckpoint (training thread)")
+    timed(checkpoint, "on_validation_end", "ModelCheckpoint (training thread)")
     for module in (src.callbacks.monitoring, src.callbacks.alerts, src.callbacks.history):
         for cls in vars(module).values():
             if (

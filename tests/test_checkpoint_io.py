@@ -86,3 +86,36 @@ def test_loggers_uploading_checkpoints_see_them_written(tmp_path: Path) -> None:
     logger.after_save_checkpoint(None)
     assert logger.found
     writer.teardown()
+
+
+def test_snapshot_copies_tensors_and_containers_and_keeps_types() -> None:
+    from collections import OrderedDict, namedtuple
+
+    from src.utils.checkpoint_io import snapshot
+
+    Pair = namedtuple("Pair", "a b")
+    state = OrderedDict(w=torch.zeros(2))
+    state._metadata = {"": {"version": 1}}  # type: ignore[attr-defined]
+    rows = [{"epoch": 0}]
+    checkpoint = {"state_dict": state, "rows": rows, "pair": Pair(torch.ones(1), "x"), "n": 3}
+    copy = snapshot(checkpoint)
+    state["w"] += 1  # training goes on
+    rows.append({"epoch": 1})
+    assert torch.equal(copy["state_dict"]["w"], torch.zeros(2))
+    assert copy["rows"] == [{"epoch": 0}]
+    assert type(copy["state_dict"]) is OrderedDict
+    assert copy["state_dict"]._metadata == {"": {"version": 1}}
+    assert isinstance(copy["pair"], Pair) and copy["pair"].b == "x" and copy["n"] == 3
+
+
+def test_a_link_waits_for_its_source_and_replaces_the_target_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "last.ckpt"
+    torch.save({"epoch": 0}, target)
+    writer = BackgroundCheckpointIO(SlowIO())
+    writer.save_checkpoint({"epoch": 1}, tmp_path / "best.ckpt")
+    writer.link_checkpoint(tmp_path / "best.ckpt", target)
+    assert torch.load(target)["epoch"] == 0  # the previous, complete file until then
+    writer.teardown()
+    assert torch.load(target)["epoch"] == 1
+    assert target.stat().st_ino == (tmp_path / "best.ckpt").stat().st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt", "last.ckpt"]

@@ -174,6 +174,16 @@ class InMemoryDataModule(pl.LightningDataModule):
     def predict_dataloader(self) -> TensorLoader:
         return self._loader(self.predict_split)
 
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # batches are always an (x, y) pair of tensors: moved directly instead of by Lightning's
+        # walk over arbitrary collections, which costs ~3 % of a digits epoch on the CPU
+        # (bench/overhead.py). Non-blocking only to CUDA, as Lightning does.
+        x, y = batch
+        non_blocking = device.type == "cuda"
+        return x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
+
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         x, y = batch
         if self.scaling is not None:  # uint8 images: (B, C, H, W) -> normalised float32

@@ -8,21 +8,32 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torchmetrics import MeanMetric, MetricCollection
-from torchmetrics.classification import AUROC, Accuracy, F1Score, Precision, Recall
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import AUROC
 
 from src.errors import ConfigError
+from src.metrics import Accuracy, F1Score, Mean, Precision, Recall
 from src.networks.init import initialize
 from src.optim import SchedulerSpec
 from src.utils.steps import is_logging_step
 
-# name -> (metric class, averaged over classes); macro averages when multiclass
-METRICS = {
-    "acc": (Accuracy, False),
-    "precision": (Precision, True),
-    "recall": (Recall, True),
-    "f1": (F1Score, True),
-    "auroc": (AUROC, True),
+
+def _auroc(task: str, num_classes: int) -> Metric:
+    # inputs are softmax/sigmoid outputs and dataset labels, valid by construction: skipping
+    # torchmetrics' per-update checks saves a fifth of the update time
+    if task == "multiclass":
+        return AUROC("multiclass", num_classes=num_classes, average="macro", validate_args=False)
+    return AUROC("binary", validate_args=False)
+
+
+# name -> metric factory (task, num_classes); acc, precision, recall and f1 share one
+# confusion matrix per split (src.metrics); all but acc are macro averages when multiclass
+METRICS: dict[str, Callable[[str, int], Metric]] = {
+    "acc": Accuracy,
+    "precision": Precision,
+    "recall": Recall,
+    "f1": F1Score,
+    "auroc": _auroc,
 }
 ALL_METRICS = tuple(METRICS)
 
@@ -31,17 +42,7 @@ def classification_metrics(
     task: str, num_classes: int, prefix: str, names: Sequence[str] = ALL_METRICS
 ) -> MetricCollection:
     """The metrics ``names`` (keys of :data:`METRICS`) for ``task``, named ``<prefix><name>``."""
-    # inputs are softmax/sigmoid outputs and dataset labels, valid by construction: skipping
-    # torchmetrics' per-update checks saves a fifth of the update time
-    kw: dict[str, Any] = {"task": task, "validate_args": False}
-    if task == "multiclass":
-        kw["num_classes"] = num_classes
-    macro = {**kw, "average": "macro"} if task == "multiclass" else kw
-    metrics = {}
-    for name in names:
-        cls, averaged = METRICS[name]
-        metrics[name] = cls(**(macro if averaged else kw))
-    return MetricCollection(metrics, prefix=prefix)
+    return MetricCollection({n: METRICS[n](task, num_classes) for n in names}, prefix=prefix)
 
 
 def _metric_names(key: str, names: Sequence[str]) -> list[str]:
@@ -100,7 +101,7 @@ class ClassificationModule(pl.LightningModule):
         self.train_metrics = classification_metrics(task, num_classes, "train/", train_names)
         self.val_metrics = classification_metrics(task, num_classes, "val/", names)
         self.test_metrics = classification_metrics(task, num_classes, "test/", names)
-        self.train_loss, self.val_loss, self.test_loss = MeanMetric(), MeanMetric(), MeanMetric()
+        self.train_loss, self.val_loss, self.test_loss = Mean(), Mean(), Mean()
         self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def setup(self, stage: str) -> None:
@@ -150,7 +151,7 @@ class ClassificationModule(pl.LightningModule):
         probs = self.probabilities(logits.detach().float())
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
         metrics.update(probs, y)
-        mean_loss: MeanMetric = getattr(self, f"{split}_loss")
+        mean_loss: Mean = getattr(self, f"{split}_loss")
         mean_loss.update(loss.detach(), len(y))
         log = partial(self.log, batch_size=len(y), sync_dist=True)
         if mean_loss.update_count == 1:

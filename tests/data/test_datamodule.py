@@ -173,3 +173,12 @@ def test_tensor_loader_order_depends_only_on_the_epoch() -> None:
 def test_tensor_loader_drop_last() -> None:
     loader = _loader(drop_last=True)
     assert len(loader) == 10 and all(len(y) == 10 for _, y in loader)
+
+
+def test_batches_move_to_the_device_as_a_pair() -> None:
+    dm = make()
+    x, y = next(iter(dm.train_dataloader()))
+    assert dm.transfer_batch_to_device((x, y), torch.device("cpu"), 0) == (x, y)
+    moved = dm.transfer_batch_to_device((x, y), torch.device("meta"), 0)
+    assert [t.device.type for t in moved] == ["meta", "meta"]
+    assert moved[0].shape == x.shape and moved[1].dtype == y.dtype
