@@ -160,6 +160,8 @@ def test_multirun_jobs_are_distinct_runs_in_one_group(no_account: dict, tmp_path
     assert {r.job_type for r in runs} == {"sweep-trial"}
     assert runs[0].name.startswith("0-") and "optimizer.lr=0.001" in runs[0].name
     assert runs[1].name.startswith("1-") and "optimizer.lr=0.002" in runs[1].name
+    # where and how the run is recorded is not part of its name
+    assert not any(k in runs[0].name for k in ("logger=", "paths.data_dir=", "print_config="))
     assert [r.config["optimizer"]["lr"] for r in runs] == [0.001, 0.002]
     assert all(r.exit_code == 0 for r in runs)
 
