@@ -36,7 +36,9 @@ def _batches(task: str, num_classes: int, seed: int, absent: int | None):
     [("multiclass", 10, None), ("multiclass", 7, 3), ("multiclass", 3, None), ("binary", 2, None)],
 )
 @pytest.mark.parametrize("name", list(OURS))
-def test_values_equal_torchmetrics(task: str, num_classes: int, absent: int | None, name: str) -> None:
+def test_values_equal_torchmetrics(
+    task: str, num_classes: int, absent: int | None, name: str
+) -> None:
     ours = OURS[name](task, num_classes)
     kw = {"task": task} | ({"num_classes": num_classes} if task == "multiclass" else {})
     if name != "acc" and task == "multiclass":

@@ -5,10 +5,13 @@ import json
 import logging
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from src.callbacks.alerts import Alert
+from src.callbacks.monitoring import GradNormMonitor
 from src.errors import ConfigError
 from src.experiments import run
 from tests.conftest import Compose
@@ -72,3 +75,25 @@ def test_bad_alert_rule_names_its_key(compose_cfg: Compose, rules: str, key: str
         run(cfg)
     assert e.value.key == key
     assert not Path(cfg.paths.output_dir, "metrics.json").exists()
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+@pytest.mark.parametrize("mixed_dtypes", [False, True])
+def test_grad_norm_is_the_global_norm_of_all_gradients(
+    norm_type: float, mixed_dtypes: bool
+) -> None:
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(8, 2))
+    if mixed_dtypes:  # the per-dtype grouping path of torch's get_total_norm
+        net[1].double()
+    for p in net.parameters():
+        p.grad = torch.randn_like(p)
+    module = SimpleNamespace(parameters=net.parameters)
+    trainer = SimpleNamespace(_logger_connector=SimpleNamespace(should_update_logs=False))
+    monitor = GradNormMonitor(norm_type)
+    monitor.on_train_start(trainer, module)  # type: ignore[arg-type]
+    monitor.on_train_epoch_start(trainer, module)  # type: ignore[arg-type]
+    monitor.on_before_optimizer_step(trainer, module, None)  # type: ignore[arg-type]
+    every = torch.cat([p.grad.double().flatten() for p in net.parameters()])  # type: ignore[union-attr]
+    expected = torch.linalg.vector_norm(every, norm_type)
+    assert monitor._uniform != mixed_dtypes
+    assert float(monitor._sum) == pytest.approx(float(expected), rel=1e-5)

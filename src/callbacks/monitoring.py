@@ -24,10 +24,14 @@ class GradNormMonitor(pl.Callback):
         self._sum: torch.Tensor | float = 0.0
         self._count = 0
         self._params: list[torch.Tensor] = []
+        self._uniform = False
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # walked once: module.parameters() recurses into every submodule (metrics included)
         self._params = [p for p in pl_module.parameters() if p.requires_grad]
+        # one device and dtype (the usual case): the per-tensor norms in one foreach call,
+        # without get_total_norm's grouping (~half its time per step for a small network)
+        self._uniform = len({(p.device, p.dtype) for p in self._params}) == 1
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._sum, self._count = 0.0, 0
@@ -38,7 +42,11 @@ class GradNormMonitor(pl.Callback):
         grads = [p.grad for p in self._params if p.grad is not None]
         if not grads:
             return
-        norm = torch.nn.utils.get_total_norm(grads, self.norm_type)
+        if self._uniform:
+            norms = torch._foreach_norm(grads, self.norm_type)
+            norm = torch.linalg.vector_norm(torch.stack(norms), self.norm_type)
+        else:
+            norm = torch.nn.utils.get_total_norm(grads, self.norm_type)
         # summed on the device every step (no sync); handed to Lightning on logging steps and
         # once per epoch, since each self.log call costs more than a small model's step
         self._sum, self._count = self._sum + norm, self._count + 1
