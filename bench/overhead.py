@@ -19,6 +19,7 @@ includes any wait for them (a framework epoch ends only once its checkpoints are
     OMP_NUM_THREADS=1 python bench/overhead.py                 # digits CNN and tiny MLP
     OMP_NUM_THREADS=1 python bench/overhead.py --epochs 6 --repeats 3 --threads 1
     OMP_NUM_THREADS=1 python bench/overhead.py --breakdown        # where the framework's time goes
+    OMP_NUM_THREADS=1 python bench/overhead.py --heavy --epochs 4  # also ResNet-18 (slow)
 """
 
 import argparse
@@ -400,6 +401,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)))
     parser.add_argument("--extra", nargs="*", default=[], help="overrides for both models")
     parser.add_argument("--breakdown", action="store_true", help="time the framework's pieces")
+    parser.add_argument(
+        "--heavy",
+        action="store_true",
+        help="also ResNet-18 on digits (model=resnet18): the same fixed cost per step against a "
+        "step ~20x longer",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), {os.cpu_count()} CPUs visible")
@@ -415,6 +422,10 @@ def main() -> None:
     ok = cnn <= 1.10 and job <= 1.0
     print(f"targets (CNN ratio <= 1.10, --cfg job <= 1 s): {'met' if ok else 'MISSED'}")
     print(f"tiny-MLP ratio (reported, no target): {mlp:.2f}x")
+    if args.heavy:
+        label = "digits ResNet-18 (model=resnet18)"
+        resnet = compare(label, ["model=resnet18", *common], args.epochs, args.repeats)
+        print(f"ResNet-18 ratio (reported, no target): {resnet:.2f}x")
 
 
 if __name__ == "__main__":
