@@ -88,6 +88,7 @@ class Config:
     ckpt_path: str | None = None
     resume: str | None = None
     optimized_metric: str | None = "val/acc"
+    optimized_mode: str = "max"
     test: bool = True
     print_config: bool = True
     # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
