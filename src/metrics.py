@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from torchmetrics import Metric
+from torchmetrics.classification import AUROC
 from torchmetrics.utilities.data import _bincount
 
 
@@ -117,3 +118,14 @@ class Mean(Metric):
 
     def compute(self) -> torch.Tensor:
         return self.total / self.weight
+
+
+def auroc(task: str, num_classes: int = 2) -> Metric:
+    """torchmetrics' AUROC (macro one-vs-rest when multiclass) for probabilities.
+
+    The inputs are softmax/sigmoid outputs and data-set labels, valid by construction: skipping
+    torchmetrics' per-update checks saves a fifth of the update time.
+    """
+    if task == "multiclass":
+        return AUROC("multiclass", num_classes=num_classes, average="macro", validate_args=False)
+    return AUROC("binary", validate_args=False)

@@ -23,7 +23,8 @@ COMPOSE = {
     "typo in a group member": (["dataset=digitz"], ["dataset/digitz", "digits", "mnist1d"]),
     "text for an integer": (["trainer.max_epochs=abc"], ["trainer.max_epochs", "Integer"]),
     "float for an integer": (["seed=1.5"], ["seed", "Integer"]),
-    "unknown mode": (["mode=fit"], ["mode", "train, eval, predict"]),
+    "unknown mode": (["mode=fit"], ["mode/fit", "predict"]),
+    "metrics as a list": (["model.metrics=[acc,f1]"], ["model.metrics=[acc,f1]"]),
     "new key without +": (["model.net.chanels=3"], ["model.net.chanels", "+model.net.chanels"]),
     "text for a boolean": (["print_config=maybe"], ["print_config", "not a valid bool"]),
 }
@@ -40,11 +41,19 @@ VALIDATE = {
     "unknown normalisation": (["dataset.normalize=zscore"], "dataset.normalize='zscore': expected"),
     "unknown init scheme": (["model.init=he"], "model.init='he': expected one of default, normal"),
     "metric without split": (["optimized_metric=acc"], "optimized_metric='acc': expected"),
-    "unknown metric name": (["model.metrics=[acc,top5]"], "model.metrics=['acc', 'top5']: expect"),
+    "metric without a _target_": (
+        ["+model.metrics.top5={top_k:5}"],
+        "model.metrics={'acc':",
+    ),
+    "unknown train metric": (
+        ["model.train_metrics=[acc,top5]"],
+        "model.train_metrics=['acc', 'top5']: expected names of model.metrics",
+    ),
     "optimised metric not computed": (
-        ["model.metrics=[acc]", "optimized_metric=val/f1"],
+        ["~model.metrics.f1", "optimized_metric=val/f1"],
         "optimized_metric='val/f1': expected a metric the model computes",
     ),
+    "objective direction": (["optimized_mode=maximize"], "optimized_mode='maximize': expected"),
     "monitor without split": (["scheduler=plateau", "scheduler.monitor=loss"], "scheduler.monitor"),
     "missing checkpoint": (
         ["ckpt_path=/nonexistent/last.ckpt"],
@@ -55,7 +64,10 @@ VALIDATE = {
         ["mode=eval"],
         "ckpt_path=None: expected a checkpoint file in mode",
     ),
-    "unknown predict split": (["predict.split=dev"], "predict.split='dev': expected one of train"),
+    "unknown predict split": (
+        ["mode=predict", "predict.split=dev"],
+        "predict.split='dev': expected one of train",
+    ),
     "unimportable _target_": (
         ["model.net._target_=src.networks.nope.Net"],
         "model.net._target_='src.networks.nope.Net': expected an importable",
@@ -72,17 +84,17 @@ BUILD = {
     "unknown optimizer class": (
         ["optimizer._target_=torch.optim.Adamm"],
         UserError,
-        "optimizer: could not be built: Error locating target 'torch.optim.Adamm'",
+        "model.optimizer: could not be built: Error locating target 'torch.optim.Adamm'",
     ),
     "unknown constructor key": (
         ["+model.net.chanels=3"],
         UserError,
-        "model: could not be built: Error in call to target 'src.networks.cnn.LeNet'",
+        "model.net: could not be built: Error in call to target 'src.networks.cnn.LeNet'",
     ),
     "unknown network class": (
         ["model.net._target_=src.networks.cnn.LeNett"],
         UserError,
-        "model: could not be built: Error locating target 'src.networks.cnn.LeNett'",
+        "model.net: could not be built: Error locating target 'src.networks.cnn.LeNett'",
     ),
     "input shape unlike the data": (
         ["dataset.input_shape=[1,28,28]"],

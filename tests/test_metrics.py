@@ -5,8 +5,8 @@ import torch
 import torchmetrics
 import torchmetrics.classification as tmc
 
-from src.metrics import Accuracy, F1Score, Mean, Precision, Recall
-from src.modules.classification import classification_metrics
+from src.metrics import Accuracy, F1Score, Mean, Precision, Recall, auroc
+from src.modules.classification import split_metrics
 
 OURS = {"acc": Accuracy, "precision": Precision, "recall": Recall, "f1": F1Score}
 THEIRS = {
@@ -54,7 +54,8 @@ def test_values_equal_torchmetrics(
 
 
 def test_a_collection_updates_one_matrix_for_all_four() -> None:
-    collection = classification_metrics("multiclass", 10, "val/")
+    metrics = {name: cls("multiclass", 10) for name, cls in OURS.items()}
+    collection = split_metrics(metrics | {"auroc": auroc("multiclass", 10)}, "val/")
     preds, target = next(_batches("multiclass", 10, 0, None))
     collection.update(preds, target)
     collection.update(preds, target)

@@ -13,7 +13,12 @@ from src.utils.steps import is_logging_step
 
 
 class GradNormMonitor(pl.Callback):
-    """Logs ``train/grad_norm``: the global 2-norm of all gradients before clipping and stepping.
+    """Logs ``train/grad_norm``: the 2-norm of the gradients an optimizer is about to apply,
+    before clipping, per step and per epoch.
+
+    With several optimizers (a GAN's generator and discriminator, under manual optimisation)
+    each gets its own, ``train/grad_norm_<i>`` for ``trainer.optimizers[i]``, over the
+    parameters of that optimizer alone.
 
     Args:
         norm_type: the p of the p-norm (2 = Euclidean, ``inf`` = largest absolute entry).
@@ -21,42 +26,50 @@ class GradNormMonitor(pl.Callback):
 
     def __init__(self, norm_type: float = 2.0) -> None:
         self.norm_type = float(norm_type)
-        self._sum: torch.Tensor | float = 0.0
-        self._count = 0
-        self._params: list[torch.Tensor] = []
-        self._uniform = False
+        self._sums: dict[int, torch.Tensor | float] = {}
+        self._counts: dict[int, int] = {}
+        self._params: dict[int, tuple[str, list[torch.Tensor], bool]] = {}
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        # walked once: module.parameters() recurses into every submodule (metrics included)
-        self._params = [p for p in pl_module.parameters() if p.requires_grad]
-        # one device and dtype (the usual case): the per-tensor norms in one foreach call,
-        # without get_total_norm's grouping (~half its time per step for a small network)
-        self._uniform = len({(p.device, p.dtype) for p in self._params}) == 1
+        # walked once per fit, by optimizer id: the hook gets the optimizer, not its index
+        many = len(trainer.optimizers) > 1
+        for i, opt in enumerate(trainer.optimizers):
+            params = [p for g in opt.param_groups for p in g["params"] if p.requires_grad]
+            # one device and dtype (the usual case): the per-tensor norms in one foreach call,
+            # without get_total_norm's grouping (~half its time per step for a small network)
+            uniform = len({(p.device, p.dtype) for p in params}) == 1
+            key = f"train/grad_norm_{i}" if many else "train/grad_norm"
+            self._params[id(opt)] = (key, params, uniform)
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._sum, self._count = 0.0, 0
+        self._sums, self._counts = {}, {}
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Optimizer
     ) -> None:
-        grads = [p.grad for p in self._params if p.grad is not None]
+        if id(optimizer) not in self._params:
+            return
+        key, params, uniform = self._params[id(optimizer)]
+        grads = [p.grad for p in params if p.grad is not None]
         if not grads:
             return
-        if self._uniform:
+        if uniform:
             norms = torch._foreach_norm(grads, self.norm_type)
             norm = torch.linalg.vector_norm(torch.stack(norms), self.norm_type)
         else:
             norm = torch.nn.utils.get_total_norm(grads, self.norm_type)
         # summed on the device every step (no sync); handed to Lightning on logging steps and
         # once per epoch, since each self.log call costs more than a small model's step
-        self._sum, self._count = self._sum + norm, self._count + 1
+        self._sums[id(optimizer)] = self._sums.get(id(optimizer), 0.0) + norm
+        self._counts[id(optimizer)] = self._counts.get(id(optimizer), 0) + 1
         if is_logging_step(trainer):
-            pl_module.log("train/grad_norm_step", norm, on_step=True, on_epoch=False)
+            pl_module.log(f"{key}_step", norm, on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._count:
-            mean = self._sum / self._count
-            pl_module.log("train/grad_norm_epoch", mean, on_epoch=True, sync_dist=True)
+        for opt_id, count in self._counts.items():
+            mean = self._sums[opt_id] / count
+            key = self._params[opt_id][0]
+            pl_module.log(f"{key}_epoch", mean, on_epoch=True, sync_dist=True)
 
 
 class ThroughputMonitor(pl.Callback):
@@ -113,6 +126,6 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def _batch_size(batch: Any) -> int:
     first = batch[0] if isinstance(batch, list | tuple) else batch
-    if isinstance(first, dict):
-        first = next(iter(first.values()))
+    if isinstance(first, dict):  # named tensors: the target's length, else any input's
+        first = first.get("target", next(iter(first.values())))
     return len(first)

@@ -6,7 +6,6 @@ before anything heavy is imported. Value ranges are checked in :mod:`src.config.
 """
 
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -15,11 +14,13 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
 
 
-class Mode(Enum):
-    train = "train"
-    eval = "eval"
-    predict = "predict"
-    compare = "compare"
+@dataclass
+class ModeSchema:
+    """What a run does (``conf/mode/<name>.yaml``): the entry function and its needs."""
+
+    name: str = MISSING
+    entry: str = MISSING  # import path of a function (config) -> dict of final metrics
+    needs_checkpoint: bool = False
 
 
 @dataclass
@@ -63,7 +64,7 @@ class CompareSchema:
     mode: str = "auto"
     params: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
-    curves: list[str] = field(default_factory=lambda: ["val/loss", "val/acc"])
+    curves: list[str] = field(default_factory=lambda: ["val/loss", "${optimized_metric}"])
     skip_unfinished: bool = False
 
 
@@ -79,9 +80,10 @@ class Config:
     callbacks: Any = field(default_factory=dict)
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
-    predict: PredictSchema = field(default_factory=PredictSchema)
-    compare: CompareSchema = field(default_factory=CompareSchema)
-    mode: Mode = Mode.train
+    mode: ModeSchema = field(default_factory=ModeSchema)
+    # options of mode=predict and mode=compare, set by their conf/mode/ files
+    predict: PredictSchema | None = None
+    compare: CompareSchema | None = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from src.errors import ConfigError
 from src.hardware.checks import check_hardware
@@ -56,12 +56,6 @@ WANDB_NAME = (
     (lambda v: isinstance(v, str) and _WANDB_NAME.fullmatch(v) is not None),
     "1-128 characters without / \\ # ? % : (e.g. my-project)",
 )
-# the metric names src.modules.classification.METRICS knows (not imported: that imports torch)
-CLASSIFICATION_METRICS = ("acc", "precision", "recall", "f1", "auroc")
-METRIC_LIST = (
-    (lambda v: isinstance(v, ListConfig) and all(n in CLASSIFICATION_METRICS for n in v)),
-    "a list of " + ", ".join(CLASSIFICATION_METRICS),
-)
 PRECISIONS = ("64", "64-true", "32", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
 
 RULES: tuple[Rule, ...] = (
@@ -71,8 +65,12 @@ RULES: tuple[Rule, ...] = (
     Rule("dataset.batch_size", *POSITIVE_INT, "e.g. dataset.batch_size=64"),
     Rule("dataset.val_fraction", *FRACTION),
     Rule("dataset.test_fraction", *FRACTION),
-    Rule("dataset.num_classes", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
-    Rule("dataset.task", *_one_of("multiclass", "binary")),
+    Rule(
+        "dataset.num_classes",
+        lambda v: v is None or (_is_int(v) and v >= 2),
+        "an integer >= 2 (null for regression)",
+    ),
+    Rule("dataset.task", *_one_of("multiclass", "binary", "regression")),
     Rule("dataset.normalize", *_one_of("standard", "minmax", "none")),
     Rule("dataset.sampler", *_one_of("uniform", "weighted")),
     Rule("dataset.augment.max_translate", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -82,8 +80,6 @@ RULES: tuple[Rule, ...] = (
     Rule("model.l1", *NON_NEGATIVE),
     Rule("model.l2", *NON_NEGATIVE),
     Rule("model.net.dropout", *FRACTION),
-    Rule("model.metrics", *METRIC_LIST, "e.g. model.metrics=[acc,f1]"),
-    Rule("model.train_metrics", *METRIC_LIST, "e.g. model.train_metrics=[acc]"),
     Rule("scheduler.interval", *_one_of("epoch", "step")),
     Rule("scheduler.warmup", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     Rule(
@@ -101,7 +97,7 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.limit_train_batches", *BATCH_LIMIT),
     Rule("trainer.limit_val_batches", *BATCH_LIMIT),
     Rule("trainer.limit_test_batches", *BATCH_LIMIT),
-    Rule("predict.split", *_one_of("train", "val", "test")),
+    Rule("predict.split", *_one_of("train", "val", "test", "all")),
     Rule("hardware.accelerator", *_one_of("cpu", "gpu", "cuda", "mps", "auto")),
     Rule("hardware.precision", lambda v: str(v) in PRECISIONS, "one of " + ", ".join(PRECISIONS)),
     Rule("hardware.num_nodes", *POSITIVE_INT),
@@ -128,6 +124,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v is None or str(v).split("/")[0] in ("train", "val", "test"),
         "null or a logged metric such as val/acc or val/loss",
     ),
+    Rule("optimized_mode", *_one_of("max", "min"), "max when higher is better, else min"),
 )
 
 
@@ -166,7 +163,7 @@ def _find_spec(module: str) -> Any:
 
 
 def _check_checkpoint(cfg: DictConfig) -> None:
-    ckpt, resume, mode = cfg.get("ckpt_path"), cfg.get("resume"), str(cfg.mode.value)
+    ckpt, resume, mode = cfg.get("ckpt_path"), cfg.get("resume"), cfg.mode
     if ckpt is not None and not Path(ckpt).is_file():
         raise ConfigError(
             "ckpt_path",
@@ -179,11 +176,11 @@ def _check_checkpoint(cfg: DictConfig) -> None:
             raise ConfigError("resume", resume, "null when ckpt_path is set", "use one of the two")
         if resume != "latest" and not Path(resume).is_file():
             raise ConfigError("resume", resume, "'latest' or an existing checkpoint file")
-    if mode in ("eval", "predict") and ckpt is None and resume is None:
+    if mode.needs_checkpoint and ckpt is None and resume is None:
         raise ConfigError(
             "ckpt_path",
             None,
-            f"a checkpoint file in mode={mode}",
+            f"a checkpoint file in mode={mode.name}",
             "add ckpt_path=<run dir>/checkpoints/last.ckpt (or resume=latest)",
         )
 
@@ -201,24 +198,54 @@ def _check_pretrained_init(cfg: DictConfig) -> None:
         )
 
 
-def _check_monitored_metric(cfg: DictConfig) -> None:
-    """A val/test metric to optimise must be one the model computes."""
-    metric, names = _select(cfg, "optimized_metric"), _select(cfg, "model.metrics")
-    if metric is None or names is _MISSING:
+def metric_names(cfg: DictConfig) -> list[str] | None:
+    """Names the task logs per split, from its config: ``loss`` and the keys of
+    ``model.metrics`` (a mapping of name -> metric node); None when the model declares none."""
+    metrics = _select(cfg, "model.metrics")
+    if metrics is _MISSING or metrics is None:
+        return None
+    if not isinstance(metrics, DictConfig) or not all(
+        isinstance(v, DictConfig) and "_target_" in v for v in metrics.values()
+    ):
+        raise ConfigError(
+            "model.metrics",
+            OmegaConf.to_container(metrics) if OmegaConf.is_config(metrics) else metrics,
+            "a mapping of name -> metric node with a _target_",
+            "drop a metric with ~model.metrics.<name>; add one with "
+            "+model.metrics.<name>={_target_:...}",
+        )
+    return ["loss", *(str(k) for k in metrics)]
+
+
+def _check_metric_names(cfg: DictConfig) -> None:
+    """The objective and ``model.train_metrics`` must name metrics the model computes."""
+    names = metric_names(cfg)
+    if names is None:
         return
+    train = _select(cfg, "model.train_metrics")
+    if train is not _MISSING and train is not None and any(n not in names[1:] for n in train):
+        raise ConfigError(
+            "model.train_metrics",
+            list(train),
+            f"names of model.metrics: {names[1:]}",
+            f"e.g. model.train_metrics=[{names[1] if len(names) > 1 else ''}]",
+        )
+    metric = _select(cfg, "optimized_metric")
     split, _, name = str(metric).partition("/")
-    if split in ("val", "test") and name not in (*names, "loss"):
+    if metric is not None and split in ("val", "test") and name not in names:
         raise ConfigError(
             "optimized_metric",
             metric,
-            f"a metric the model computes: {split}/loss or {split}/<one of model.metrics>",
-            f"add {name} to model.metrics, or optimise another metric",
+            f"a metric the model computes: {', '.join(f'{split}/{n}' for n in names)}",
+            f"optimise one of them, or add {name} to model.metrics",
         )
 
 
 def _check_compare(cfg: DictConfig) -> None:
+    if cfg.get("compare") is None:
+        return
     pattern = str(cfg.compare.runs)
-    if cfg.mode.value == "compare" and not glob.glob(os.path.expanduser(pattern), recursive=True):
+    if not glob.glob(os.path.expanduser(pattern), recursive=True):
         raise ConfigError(
             "compare.runs",
             pattern,
@@ -244,8 +271,9 @@ def validate(cfg: DictConfig) -> None:
             f"add {missing[0]}=<value> or choose a config group member that sets it",
         )
     _check_pretrained_init(cfg)
-    _check_monitored_metric(cfg)
+    _check_metric_names(cfg)
     _check_compare(cfg)
-    for group in ("dataset", "model", "optimizer", "scheduler", "trainer", "logger", "callbacks"):
+    groups = ("dataset", "model", "optimizer", "scheduler", "compression", "trainer", "logger")
+    for group in (*groups, "callbacks"):
         if cfg.get(group) is not None:
             _check_targets(cfg[group], group)

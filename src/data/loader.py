@@ -2,12 +2,14 @@
 
 ``torch.utils.data.DataLoader`` pays a Python ``__getitem__`` per sample plus a collate per
 batch; for small data sets that overhead dominates the step. This loader indexes the whole
-tensor once per batch. It shards by rank itself, so it works under DDP without a sampler.
+tensors once per batch. It shards by rank itself, so it works under DDP without a sampler.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import torch
+
+Batch = dict[str, torch.Tensor]
 
 
 class EpochCounter:
@@ -21,11 +23,10 @@ class EpochCounter:
 
 
 class TensorLoader:
-    """Iterates (x, y) batches over in-memory tensors.
+    """Iterates batches of named tensors: ``{name: tensor[idx]}`` for every name.
 
     Args:
-        x: features (N, ...).
-        y: labels (N,).
+        tensors: named tensors with the same first dimension N (the inputs and ``target``).
         batch_size: samples per batch (per process under DDP).
         shuffle: reshuffle every epoch (seeded by ``seed`` + epoch).
         drop_last: drop the last incomplete batch.
@@ -44,8 +45,7 @@ class TensorLoader:
 
     def __init__(
         self,
-        x: torch.Tensor,
-        y: torch.Tensor,
+        tensors: Mapping[str, torch.Tensor],
         batch_size: int,
         shuffle: bool = False,
         drop_last: bool = False,
@@ -56,7 +56,11 @@ class TensorLoader:
         pin_memory: bool = False,
         even_shards: bool = True,
     ) -> None:
-        self.x, self.y, self.batch_size = x, y, batch_size
+        self.tensors, self.batch_size = dict(tensors), batch_size
+        self.n = len(next(iter(self.tensors.values())))
+        if any(len(t) != self.n for t in self.tensors.values()):
+            sizes = {k: len(t) for k, t in self.tensors.items()}
+            raise ValueError(f"named tensors of different lengths: {sizes}")
         self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.even_shards = even_shards
@@ -67,7 +71,7 @@ class TensorLoader:
         self.batch_sampler = None  # Lightning inspects it; batches are sliced here instead
 
     def _indices(self) -> torch.Tensor:
-        n = len(self.y)
+        n = self.n
         g = torch.Generator().manual_seed(self.seed + self.sampler.epoch)
         if self.weights is not None:
             idx = torch.multinomial(self.weights, n, replacement=True, generator=g)
@@ -82,20 +86,19 @@ class TensorLoader:
         return idx[self.rank :: self.world_size]
 
     def _shard_size(self) -> int:
-        n = len(self.y)
         if self.even_shards:
-            return n // self.world_size
-        return len(range(self.rank, n, self.world_size))
+            return self.n // self.world_size
+        return len(range(self.rank, self.n, self.world_size))
 
     def __len__(self) -> int:
         n = self._shard_size()
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         idx = self._indices()
         for i in range(len(self)):
             b = idx[i * self.batch_size : (i + 1) * self.batch_size]
             if self.pin_memory:
-                yield self.x[b].pin_memory(), self.y[b].pin_memory()
+                yield {k: t[b].pin_memory() for k, t in self.tensors.items()}
             else:
-                yield self.x[b], self.y[b]
+                yield {k: t[b] for k, t in self.tensors.items()}

@@ -15,22 +15,42 @@ import numpy as np
 from src.data.vision_files import VISION_SETS
 from src.errors import ConfigError, DataError
 
+Inputs = dict[str, np.ndarray]
+
 
 @dataclass
 class Arrays:
-    """Features ``x`` (N, *input_shape) and integer labels ``y`` (N,).
+    """A whole data set: named inputs and a target per sample.
 
-    ``x`` is float32, or uint8 for 8-bit images: those stay uint8 in memory (a quarter of the
-    size) and the DataModule normalises each batch on the device.
+    ``x`` is one array, the input named ``x`` (N, *input_shape), or several named arrays with
+    the same first dimension, e.g. ``{"image": (N, 1, 8, 8), "tokens": (N, T)}``: batches then
+    carry each name, and a network's ``forward`` takes them as keyword arguments. Floating-point
+    inputs are standardised with train-split statistics; 8-bit images stay uint8 in memory (a
+    quarter of the size) and are normalised per batch on the device; other integer inputs
+    (token or item ids) are served as they are.
 
-    ``x_test``/``y_test`` are set when the source has an official test split.
+    ``y`` holds integer class labels (classification) or float values (regression), shape (N,)
+    or (N, K). ``x_test``/``y_test`` are set when the source has an official test split.
     """
 
-    x: np.ndarray
+    x: np.ndarray | Inputs
     y: np.ndarray
-    x_test: np.ndarray | None = None
+    x_test: np.ndarray | Inputs | None = None
     y_test: np.ndarray | None = None
     class_names: list[str] | None = None
+
+    @property
+    def inputs(self) -> Inputs:
+        return as_inputs(self.x)
+
+    @property
+    def test_inputs(self) -> Inputs | None:
+        return None if self.x_test is None else as_inputs(self.x_test)
+
+
+def as_inputs(x: np.ndarray | Inputs) -> Inputs:
+    """``x`` as named inputs: a single array is the input named ``x``."""
+    return dict(x) if isinstance(x, dict) else {"x": x}
 
 
 def load_digits() -> Arrays:

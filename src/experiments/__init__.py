@@ -1,18 +1,13 @@
-"""Entry functions, one per ``mode``: each takes the composed config and returns its metrics."""
+"""Entry functions, one per ``mode`` (``conf/mode/<name>.yaml`` names its ``entry``): each takes
+the composed config and returns its final metrics."""
 
-from importlib import import_module
+import logging
 
+from hydra.utils import get_method
 from omegaconf import DictConfig
 
 from src import tracking
 from src.config.validate import validate
-
-ENTRIES = {
-    "train": "src.experiments.train:train",
-    "eval": "src.experiments.evaluate:evaluate",
-    "predict": "src.experiments.predict:predict",
-    "compare": "src.experiments.compare:compare",
-}
 
 
 def run(cfg: DictConfig) -> float | None:
@@ -21,8 +16,7 @@ def run(cfg: DictConfig) -> float | None:
     Torch is imported only after validation, so bad input fails in well under a second.
     """
     validate(cfg)
-    module, func = ENTRIES[cfg.mode.value].split(":")
-    entry = getattr(import_module(module), func)
+    entry = get_method(cfg.mode.entry)
     _route_lightning_logs()
     with tracking.session(cfg) as session:  # loggers end with the job's status, even on errors
         metrics = entry(cfg)
@@ -33,8 +27,6 @@ def run(cfg: DictConfig) -> float | None:
 
 def _route_lightning_logs() -> None:
     """Send Lightning's messages through Hydra's handlers only (console + run log, no doubles)."""
-    import logging
-
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

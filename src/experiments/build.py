@@ -1,5 +1,6 @@
 """Builders shared by the entry functions: every object comes from its config's ``_target_``."""
 
+import re
 from typing import Any
 
 import hydra
@@ -29,34 +30,55 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
                 raise cause from e
             cause = cause.__cause__
         detail = " ".join(str(e).split())
+        # Hydra names the innermost node that failed (e.g. model.optimizer): say that one
+        found = re.search(r"full_key: (\S+)", detail)
+        where = found.group(1).rstrip(".,") if found else key
+        detail = re.sub(r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", detail)
+        detail = re.sub(r"\s*full_key: \S+", "", detail).rstrip(". ")
         raise UserError(
-            f"{key}: could not be built: {detail}. Check the keys under `{key}` "
-            f"(print them with `python run.py --cfg job -p {key}`)."
+            f"{where}: could not be built: {detail}. Check the keys under `{where}` "
+            f"(print them with `python run.py --cfg job -p {where}`)."
         ) from e
 
 
-def datamodule(cfg: DictConfig) -> pl.LightningDataModule:
-    """The data set, batched per process as ``hardware.per_device_batch_size`` says."""
+def datamodule(cfg: DictConfig, checkpoint: str | None = None) -> pl.LightningDataModule:
+    """The data set, batched per process as ``hardware.per_device_batch_size`` says.
+
+    With a ``checkpoint``, the preprocessing its run learned from the training data
+    (normalisation statistics, class names, vocabularies: the datamodule's ``state_dict``,
+    which Lightning saves in every checkpoint) is loaded before the data are, so evaluation and
+    prediction apply exactly that run's pipeline, without needing its training data.
+    """
     hw = cfg.hardware
-    return instantiate(
+    built = instantiate(
         cfg, "dataset", batch_size=hw.per_device_batch_size, pin_memory=hw.pin_memory
     )
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint).get(type(built).__qualname__)
+        if state:
+            built.load_state_dict(state)
+    return built
 
 
 def module(cfg: DictConfig) -> pl.LightningModule:
-    """The model with its optimizer (at ``hardware.lr``), compiled if ``hardware.compile``."""
-    lr = cfg.hardware.lr  # optimizer.lr after hardware.lr_scaling
-    built = instantiate(
-        cfg,
-        "model",
-        optimizer=instantiate(cfg, "optimizer", **({} if lr is None else {"lr": lr})),
-        scheduler=instantiate(cfg, "scheduler"),
-    )
+    """The task's LightningModule from ``cfg.model`` (which names its networks, optimizers and
+    schedules itself), compiled if ``hardware.compile``."""
+    built = instantiate(cfg, "model")
     return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 
 def callbacks(cfg: DictConfig) -> list[Callback]:
-    return [instantiate(cfg, f"callbacks.{k}") for k, v in cfg.callbacks.items() if v is not None]
+    """The ``callbacks`` group's callbacks, then the ``compression`` member's."""
+    built = [instantiate(cfg, f"callbacks.{k}") for k, v in cfg.callbacks.items() if v is not None]
+    extra = cfg.compression.get("callbacks") or {}
+    return built + [
+        instantiate(cfg, f"compression.callbacks.{k}") for k, v in extra.items() if v is not None
+    ]
+
+
+def load_checkpoint(path: str) -> dict[str, Any]:
+    """A checkpoint's contents on the CPU (memory-mapped: tensors are read when touched)."""
+    return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
 
 
 def loggers(cfg: DictConfig) -> list[Logger]:

@@ -12,33 +12,20 @@ Needs no torch, network or W&B account.
 
 import csv
 import glob
-import json
 import logging
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
 from src.errors import ConfigError, UserError
+from src.utils.runs import Run, load_run
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Run:
-    """One finished run as the comparison sees it."""
-
-    path: Path
-    params: dict[str, str]  # overridden key -> value, from .hydra/overrides.yaml
-    metrics: dict[str, float]  # numeric entries of metrics.json
-    curves: list[dict[str, float]] = field(default_factory=list)  # one row per training epoch
-    label: str = ""
 
 
 def compare(cfg: DictConfig) -> dict[str, Any]:
@@ -47,7 +34,7 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     runs = [load_run(p) for p in find_runs(str(c.runs), bool(c.skip_unfinished))]
     _label(runs)
     sort_by = _check_sort_metric(runs, c.sort_by)
-    descending = _descending(sort_by, str(c.mode))
+    descending = _descending(sort_by, str(c.mode), cfg)
     runs = sort_runs(runs, sort_by, descending)
     params = list(c.params) or varying_params(runs)
     metrics = list(c.metrics) or default_metrics(runs, sort_by)
@@ -124,45 +111,6 @@ def find_runs(pattern: str, skip_unfinished: bool = False) -> list[Path]:
     return finished
 
 
-def load_run(path: Path) -> Run:
-    """Final metrics, overridden params and per-epoch curves of the run in ``path``."""
-    raw = json.loads((path / "metrics.json").read_text())
-    metrics = {
-        k: float(v)
-        for k, v in raw.items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
-    overrides_file = path / ".hydra" / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
-    params = {}
-    for item in overrides or []:
-        key, _, value = str(item).partition("=")
-        params[key.lstrip("+~")] = value
-    epochs = int(metrics.get("epochs", math.inf)) if "epochs" in metrics else None
-    return Run(path, params, metrics, read_curves(path / "csv" / "metrics.csv", epochs))
-
-
-def read_curves(path: Path, epochs: int | None) -> list[dict[str, float]]:
-    """Epoch-level values of csv/metrics.csv, one dict per epoch, ``epoch`` included.
-
-    Rows at epoch >= ``epochs`` are the final validate/test of the best checkpoint, not
-    training epochs, so they are dropped.
-    """
-    if not path.is_file():
-        return []
-    by_epoch: dict[int, dict[str, float]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            if not row.get("epoch"):
-                continue
-            epoch = int(float(row["epoch"]))
-            if epochs is not None and epoch >= epochs:
-                continue
-            values = {k.removesuffix("_epoch"): float(v) for k, v in row.items() if v and k}
-            by_epoch.setdefault(epoch, {}).update(values)
-    return [by_epoch[e] | {"epoch": float(e)} for e in sorted(by_epoch)]
-
-
 def _label(runs: list[Run]) -> None:
     """Short run names: paths relative to the runs' common folder."""
     if len(runs) == 1:
@@ -185,9 +133,12 @@ def _check_sort_metric(runs: list[Run], sort_by: str | None) -> str:
     return str(sort_by)
 
 
-def _descending(metric: str, mode: str) -> bool:
+def _descending(metric: str, mode: str, cfg: DictConfig) -> bool:
+    """Higher first? ``auto``: the objective's own direction, else min for losses, else max."""
     if mode not in ("auto", "max", "min"):
         raise ConfigError("compare.mode", mode, "one of auto, max, min")
+    if mode == "auto" and metric == cfg.get("optimized_metric"):
+        mode = str(cfg.get("optimized_mode", "max"))
     return mode == "max" or (mode == "auto" and "loss" not in metric)
 
 

@@ -7,19 +7,20 @@ import lightning.pytorch as pl
 from omegaconf import DictConfig
 
 from src.experiments import build
-from src.experiments.train import finish, scalars
+from src.experiments.train import scalars
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Run the validation and test splits through the checkpoint; write metrics.json and plots."""
+    """Run the validation and test splits through the checkpoint; write metrics.json and the
+    task's artefacts (its test callbacks)."""
     out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = build.datamodule(cfg)
+    ckpt = resume_path(cfg)
+    datamodule = build.datamodule(cfg, checkpoint=ckpt)
     module = build.module(cfg)
     trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
-    ckpt = resume_path(cfg)
     if trainer.is_global_zero:
         report.save_config(cfg, out)
     trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
@@ -27,5 +28,5 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
     metrics |= scalars(trainer, "test/") | {"checkpoint": ckpt, "run_dir": str(out)}
     if trainer.is_global_zero:
-        finish(module, datamodule, metrics, [], out)
+        report.finish(metrics, [], out)
     return metrics

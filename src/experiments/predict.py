@@ -1,4 +1,4 @@
-"""Predictions of a checkpoint for one split: ``python run.py mode=predict ckpt_path=<file>``."""
+"""Predictions of a checkpoint: ``python run.py mode=predict ckpt_path=<file>``."""
 
 import csv
 from pathlib import Path
@@ -9,59 +9,73 @@ import torch
 from omegaconf import DictConfig
 from rich.console import Console
 
-from src.errors import ConfigError
+from src.errors import UserError
 from src.experiments import build
 from src.hardware import distributed
 from src.utils import report
 from src.utils.checkpoints import resume_path
 
+Columns = dict[str, torch.Tensor]
+
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
     """Predict ``predict.split`` and write one CSV row per sample.
 
-    Columns: ``index`` (position in the split), ``target``, ``prediction``, then one
-    ``prob_<class>`` column per class (binary tasks: the probability of class 1).
+    Columns: ``index`` (position in the split), then every per-sample tensor the task's
+    ``predict_step`` returns, in its order (a (B, K) tensor becomes ``<name>_0..<name>_K-1``).
     """
     out = Path(cfg.paths.output_dir)
-    if cfg.predict.split not in ("train", "val", "test"):
-        raise ConfigError("predict.split", cfg.predict.split, "one of train, val, test")
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule: Any = build.datamodule(cfg)
-    datamodule.predict_split = cfg.predict.split
+    ckpt = resume_path(cfg)
+    datamodule = build.datamodule(cfg, checkpoint=ckpt)
     module = build.module(cfg)
     trainer = build.trainer(cfg, build.callbacks(cfg), [])
     batches = cast(
-        list[dict[str, torch.Tensor]],
-        trainer.predict(module, datamodule=datamodule, ckpt_path=resume_path(cfg)),
+        list[Columns], trainer.predict(module, datamodule=datamodule, ckpt_path=ckpt) or []
     )
     # every rank's rows, in the split's order (a collective: all ranks run this job)
-    probs = distributed.gather_split(trainer, torch.cat([b["probs"] for b in batches]).float())
-    target = distributed.gather_split(trainer, torch.cat([b["target"] for b in batches]))
-    pred = (probs > 0.5).long() if probs.ndim == 1 else probs.argmax(1)
+    columns = {k: distributed.gather_split(trainer, v) for k, v in concat(batches).items()}
     path = out / cfg.predict.output_file
+    rows = len(next(iter(columns.values()))) if columns else 0
     if trainer.is_global_zero:
         report.save_config(cfg, out)
-        write_csv(path, probs, target, pred, datamodule.class_names)
+        write_csv(path, columns)
         Console().print(
-            f"wrote {len(pred)} predictions of the {cfg.predict.split} split to [bold]{path}[/]"
+            f"wrote {rows} predictions of the {cfg.predict.split} split to [bold]{path}[/]"
         )
-    accuracy = float((pred == target).float().mean())
-    return {f"{cfg.predict.split}/acc": accuracy, "predictions": str(path), "run_dir": str(out)}
+    metrics: dict[str, Any] = {"predictions": str(path), "rows": rows, "run_dir": str(out)}
+    if "prediction" in columns and "target" in columns:
+        agree = columns["prediction"].float() == columns["target"].float()
+        metrics[f"{cfg.predict.split}/acc"] = float(agree.float().mean())
+    return metrics
 
 
-def write_csv(
-    path: Path,
-    probs: torch.Tensor,
-    target: torch.Tensor,
-    pred: torch.Tensor,
-    class_names: list[str],
-) -> None:
-    columns = [f"prob_{class_names[-1]}"] if probs.ndim == 1 else [f"prob_{c}" for c in class_names]
+def concat(batches: list[Columns]) -> Columns:
+    """The batches' columns joined along the sample axis."""
+    if not batches:
+        return {}
+    if not all(isinstance(b, dict) for b in batches):
+        raise UserError(
+            "predict: the model's predict_step must return a dict of per-sample tensors "
+            f"(column name -> (B,) or (B, K) tensor), got {type(batches[0]).__name__}"
+        )
+    return {k: torch.cat([b[k].detach().cpu() for b in batches]) for k in batches[0]}
+
+
+def write_csv(path: Path, columns: Columns) -> None:
+    """``index`` and the columns; floats with 6 decimals, (N, K) tensors as K columns."""
+    header, blocks = ["index"], []
+    for name, tensor in columns.items():
+        flat = tensor.reshape(len(tensor), -1)
+        header += [name] if tensor.ndim == 1 else [f"{name}_{j}" for j in range(flat.shape[1])]
+        blocks.append(flat.tolist())
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["index", "target", "prediction", *columns])
-        for i, (t, p, row) in enumerate(
-            zip(target.tolist(), pred.tolist(), probs.tolist(), strict=True)
-        ):
-            writer.writerow([i, t, p, *([row] if probs.ndim == 1 else [f"{v:.6f}" for v in row])])
+        writer.writerow(header)
+        for i, parts in enumerate(zip(*blocks, strict=True)):
+            writer.writerow([i, *(_cell(v) for part in parts for v in part)])
+
+
+def _cell(value: float | int | bool) -> str:
+    return f"{value:.6f}" if isinstance(value, float) else str(value)

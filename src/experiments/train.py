@@ -10,7 +10,6 @@ from omegaconf import DictConfig
 
 from src.callbacks.history import MetricHistory
 from src.experiments import build
-from src.hardware import distributed
 from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import report
 from src.utils.checkpoints import resume_path
@@ -19,11 +18,11 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Fit, re-validate and test the best checkpoint, write metrics.json and plots.
+    """Fit, re-validate and test the best checkpoint, compress if asked, write the report.
 
     Returns:
         Final metrics: ``train/*`` of the last epoch, ``val/*`` and ``test/*`` of the best
-        checkpoint (by ``callbacks.model_checkpoint.monitor``), and bookkeeping entries.
+        checkpoint (by ``optimized_metric``), the compression member's report, bookkeeping.
     """
     out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
@@ -39,7 +38,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(cfg))
     if cfg.get("optuna") is not None and stop_if_pruned(trainer):
         return {}  # a rank > 0 of a pruned sweep trial; rank 0 raised optuna.TrialPruned
-    curves = list(history(trainer))  # before loading the best checkpoint rewinds the callbacks
+    curves = history(trainer)  # before loading the best checkpoint rewinds the callbacks
     metrics: dict[str, Any] = scalars(trainer, "train/")
     best = best_checkpoint(trainer)
     trainer.validate(module, datamodule=datamodule, ckpt_path=best, verbose=False)
@@ -47,6 +46,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.test:
         trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
         metrics |= scalars(trainer, "test/")
+    metrics |= compress(cfg, module, trainer, datamodule)
     metrics |= {
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
@@ -55,11 +55,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "world_size": trainer.world_size,
         "precision": str(trainer.precision),
     }
-    test_outputs: list[Any] = getattr(module, "test_outputs", [])
-    test_outputs[:] = distributed.gather_pairs(trainer, test_outputs)  # all ranks', for the plots
     if trainer.is_global_zero:
-        finish(module, datamodule, metrics, curves, out)
+        report.finish(metrics, curves, out)
     return metrics
+
+
+def compress(
+    cfg: DictConfig, module: pl.LightningModule, trainer: pl.Trainer, datamodule: Any
+) -> dict[str, Any]:
+    """The ``compression`` member's post-training transform and its report (none: nothing)."""
+    if cfg.compression.get("transform") is None:
+        return {}
+    transform = build.instantiate(cfg, "compression.transform")
+    return dict(transform(module=module, trainer=trainer, datamodule=datamodule))
 
 
 def scalars(trainer: pl.Trainer, prefix: str) -> dict[str, float]:
@@ -82,18 +90,8 @@ def best_checkpoint(trainer: pl.Trainer) -> str | None:
 
 
 def history(trainer: pl.Trainer) -> list[dict[str, float]]:
-    return next((cb.rows for cb in trainer.callbacks if isinstance(cb, MetricHistory)), [])  # type: ignore[attr-defined]
-
-
-def finish(
-    module: pl.LightningModule,
-    datamodule: Any,
-    metrics: dict[str, Any],
-    curves: list[dict[str, float]],
-    out: Path,
-) -> None:
-    """Write metrics.json and the PNG plots, print the summary (rank 0 only)."""
-    report.write_metrics(out, metrics)
-    class_names = getattr(datamodule, "class_names", [])
-    report.write_plots(out, curves, getattr(module, "test_outputs", None), class_names)
-    report.print_summary("final metrics", metrics, out)
+    """Every epoch's scalars recorded by the MetricHistory callback (none without it)."""
+    for cb in trainer.callbacks:  # type: ignore[attr-defined]
+        if isinstance(cb, MetricHistory):
+            return list(cb.rows)
+    return []

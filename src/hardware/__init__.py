@@ -5,5 +5,5 @@
 - :mod:`src.hardware.checks`: checks run by ``validate`` before torch is imported.
 - :mod:`src.hardware.runtime`: process-wide settings and ``torch.compile``, applied by the builders.
 - :mod:`src.hardware.launcher`: DDP/FSDP ranks that re-run exactly this Hydra job.
-- :mod:`src.hardware.rank`: the entry point those extra ranks run.
+- :mod:`src.experiments.rank` (not here: it is an entry point) is what those extra ranks run.
 """

@@ -17,7 +17,7 @@ The fix lives here and is applied by ``src.experiments.build.trainer``, once per
 
 - :func:`relaunch_as_job` (after the Trainer is built) swaps a strategy's script launcher
   for a :class:`JobLauncher`, whatever the strategy was called (``ddp``, ``fsdp``, a
-  ``DDPStrategy`` node). It starts the extra ranks as ``python -m src.hardware.rank`` and
+  ``DDPStrategy`` node). It starts the extra ranks as ``python -m src.experiments.rank`` and
   writes this job's composed config and Hydra config (pickled) to their stdin, so they run the
   same entry function on the same config: the same overrides, however they were chosen, and
   the same job directory (``hydra.runtime.output_dir``). They never enter Hydra's launcher, so
@@ -62,7 +62,7 @@ _STARTED: list[_Started] = []
 
 
 class JobLauncher(_SubprocessScriptLauncher):
-    """Starts local ranks 1..N-1 as ``python -m src.hardware.rank`` fed ``job`` on stdin.
+    """Starts local ranks 1..N-1 as ``python -m src.experiments.rank`` fed ``job`` on stdin.
 
     Args:
         cluster_environment: where rank 0 listens and which node this is.
@@ -98,7 +98,7 @@ class JobLauncher(_SubprocessScriptLauncher):
         path = os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, "LOCAL_RANK": str(local_rank), "PYTHONPATH": path}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "src.hardware.rank"], env=env, stdin=subprocess.PIPE
+            [sys.executable, "-m", "src.experiments.rank"], env=env, stdin=subprocess.PIPE
         )
         assert proc.stdin is not None  # stdin=PIPE
         proc.stdin.write(self.job)
@@ -142,17 +142,6 @@ def gather_split(trainer: pl.Trainer, local: torch.Tensor) -> torch.Tensor:
     gathered = trainer.strategy.all_gather(padded)  # (W, longest, ...)
     # row j of rank r is row j * W + r of the split; rows past the split's end are padding
     return gathered.transpose(0, 1).flatten(0, 1)[: int(sizes.sum())].cpu()
-
-
-def gather_pairs(
-    trainer: pl.Trainer, pairs: list[tuple[torch.Tensor, torch.Tensor]]
-) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Every rank's (prediction, target) batches of an evaluation split as one pair, in the
-    split's order, on every rank (a collective): rank 0's plots then cover the whole split."""
-    if trainer.world_size == 1 or not pairs:
-        return pairs
-    probs, target = (torch.cat(part) for part in zip(*pairs, strict=True))
-    return [(gather_split(trainer, probs), gather_split(trainer, target))]
 
 
 def end_previous_job(timeout_s: float = 300) -> None:

@@ -59,6 +59,20 @@ def scaled_lr(lr: float | None, rule: str, effective: int, base: int) -> float |
     return float(lr * (ratio if rule == "linear" else math.sqrt(ratio)))
 
 
+def with_lr(optimizer: Any, lr: float | None) -> Any:
+    """The ``optimizer`` node with ``lr`` set to ``hardware.lr`` (optimizer.lr after scaling).
+
+    Model configs read ``optimizer: ${hw.optimizer:${optimizer},${hardware.lr}}``, so the
+    model node owns its optimizer and the resolved YAML shows the learning rate that ran.
+    """
+    if OmegaConf.is_config(optimizer):
+        optimizer = OmegaConf.to_container(optimizer, resolve=True)
+    node = optimizer
+    if lr is not None and isinstance(node, dict) and "lr" in node:
+        node["lr"] = lr
+    return OmegaConf.create(node) if isinstance(node, dict) else node
+
+
 def register() -> None:
     """Register the ``hw.*`` resolvers (idempotent: safe when composing several times)."""
     resolvers: dict[str, Callable[..., Any]] = {
@@ -66,6 +80,7 @@ def register() -> None:
         "hw.per_device_batch": per_device_batch,
         "hw.product": lambda *xs: math.prod(int(x) for x in xs),
         "hw.scaled_lr": scaled_lr,
+        "hw.optimizer": with_lr,
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)

@@ -1,78 +1,63 @@
-"""Classification of images, signals and tabular rows (multiclass or binary)."""
+"""Classification of images, signals, tabular rows and any named inputs (multiclass or binary)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.optim import Optimizer
 from torchmetrics import Metric, MetricCollection
-from torchmetrics.classification import AUROC
 
 from src.errors import ConfigError
-from src.metrics import Accuracy, F1Score, Mean, Precision, Recall
+from src.metrics import Mean
 from src.networks.init import initialize
 from src.optim import SchedulerSpec
 from src.utils.steps import is_logging_step
 
-
-def _auroc(task: str, num_classes: int) -> Metric:
-    # inputs are softmax/sigmoid outputs and dataset labels, valid by construction: skipping
-    # torchmetrics' per-update checks saves a fifth of the update time
-    if task == "multiclass":
-        return AUROC("multiclass", num_classes=num_classes, average="macro", validate_args=False)
-    return AUROC("binary", validate_args=False)
+Batch = dict[str, torch.Tensor]
 
 
-# name -> metric factory (task, num_classes); acc, precision, recall and f1 share one
-# confusion matrix per split (src.metrics); all but acc are macro averages when multiclass
-METRICS: dict[str, Callable[[str, int], Metric]] = {
-    "acc": Accuracy,
-    "precision": Precision,
-    "recall": Recall,
-    "f1": F1Score,
-    "auroc": _auroc,
-}
-ALL_METRICS = tuple(METRICS)
-
-
-def classification_metrics(
-    task: str, num_classes: int, prefix: str, names: Sequence[str] = ALL_METRICS
+def split_metrics(
+    metrics: Mapping[str, Metric], prefix: str, names: Sequence[str] | None = None
 ) -> MetricCollection:
-    """The metrics ``names`` (keys of :data:`METRICS`) for ``task``, named ``<prefix><name>``."""
-    return MetricCollection({n: METRICS[n](task, num_classes) for n in names}, prefix=prefix)
+    """Fresh copies of ``metrics`` (those in ``names``, default all), logged as ``<prefix><name>``.
+
+    Metrics that keep the same state (accuracy, precision, recall and F1 share one confusion
+    matrix, src.metrics) are updated once per batch through MetricCollection's compute groups.
+    """
+    names = list(metrics) if names is None else names
+    return MetricCollection({n: metrics[n].clone() for n in names}, prefix=prefix)
 
 
-def _metric_names(key: str, names: Sequence[str]) -> list[str]:
-    unknown = [n for n in names if n not in METRICS]
-    if unknown or isinstance(names, str):
-        raise ConfigError(
-            key, names if isinstance(names, str) else list(names), f"a list of {list(METRICS)}"
-        )
-    return list(names)
+def inputs_of(batch: Batch) -> Batch:
+    """The named inputs of a batch: everything but its ``target``."""
+    return {k: v for k, v in batch.items() if k != "target"}
 
 
 class ClassificationModule(pl.LightningModule):
     """Trains ``net`` to classify; logs loss and metrics per split as ``<split>/<name>``.
 
     Args:
-        net: maps (B, *input_shape) to logits (B, num_classes), or (B, 1) when binary.
+        net: maps the batch's named inputs (``net(x=...)`` for one input) to logits
+            (B, num_classes), or (B, 1) when binary.
         optimizer: optimizer factory called with the parameters (``_partial_: true``).
         scheduler: learning-rate schedule; None or an empty spec for a constant lr.
         task: ``multiclass`` or ``binary``.
         num_classes: number of classes.
+        metrics: name -> metric over (probabilities, labels), computed on the validation and
+            test splits, logged as ``val/<name>`` and ``test/<name>``.
+        train_metrics: names of ``metrics`` also computed on the training split, every step;
+            the default is accuracy alone, since each costs time on every batch.
         loss: loss module; None picks CrossEntropyLoss / BCEWithLogitsLoss by task.
             MSELoss regresses the one-hot target (or the 0/1 label when binary).
         class_weighting: ``balanced`` weights the loss by inverse train-class frequency.
         l1: weight of the L1 penalty on weights (biases and norm layers excluded).
         l2: weight of the L2 penalty on weights.
         init: weight initialisation scheme (see :func:`src.networks.init.initialize`).
-        metrics: names of :data:`METRICS` computed on the validation and test splits.
-        train_metrics: names computed on the training split, every step; the default is
-            accuracy alone, since each one costs time on every batch (and AUROC keeps every
-            prediction of the epoch in memory).
+        callbacks: the task's own callbacks (plots of the test split), added to the trainer's.
     """
 
     def __init__(
@@ -82,13 +67,14 @@ class ClassificationModule(pl.LightningModule):
         scheduler: SchedulerSpec | None = None,
         task: str = "multiclass",
         num_classes: int = 2,
+        metrics: Mapping[str, Metric] | None = None,
+        train_metrics: Sequence[str] = ("acc",),
         loss: nn.Module | None = None,
         class_weighting: str = "none",
         l1: float = 0.0,
         l2: float = 0.0,
         init: str = "default",
-        metrics: Sequence[str] = ALL_METRICS,
-        train_metrics: Sequence[str] = ("acc",),
+        callbacks: Mapping[str, Callback] | None = None,
     ) -> None:
         super().__init__()
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
@@ -96,13 +82,22 @@ class ClassificationModule(pl.LightningModule):
         self.loss = loss or (nn.BCEWithLogitsLoss() if task == "binary" else nn.CrossEntropyLoss())
         self.class_weighting, self.l1, self.l2 = class_weighting, l1, l2
         initialize(self.net, init)
-        names = _metric_names("model.metrics", metrics)
-        train_names = _metric_names("model.train_metrics", train_metrics)
-        self.train_metrics = classification_metrics(task, num_classes, "train/", train_names)
-        self.val_metrics = classification_metrics(task, num_classes, "val/", names)
-        self.test_metrics = classification_metrics(task, num_classes, "test/", names)
+        metrics = dict(metrics or {})
+        if any(n not in metrics for n in train_metrics):
+            raise ConfigError(
+                "model.train_metrics",
+                list(train_metrics),
+                f"names of model.metrics {list(metrics)}",
+            )
+        self.train_metrics = split_metrics(metrics, "train/", list(train_metrics))
+        self.val_metrics = split_metrics(metrics, "val/")
+        self.test_metrics = split_metrics(metrics, "test/")
         self.train_loss, self.val_loss, self.test_loss = Mean(), Mean(), Mean()
-        self.test_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.task_callbacks = list((callbacks or {}).values())
+
+    def configure_callbacks(self) -> list[Callback]:
+        # each trainer.fit/validate/test asks again: those already attached are not repeated
+        return [cb for cb in self.task_callbacks if cb not in self.trainer.callbacks]
 
     def setup(self, stage: str) -> None:
         if self.class_weighting == "balanced" and stage == "fit":
@@ -122,12 +117,21 @@ class ClassificationModule(pl.LightningModule):
                 f"set model.class_weighting=none for {type(self.loss).__name__}",
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        return self.net(**inputs)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, num_classes) class probabilities, or (B,) P(class 1) when binary."""
         return torch.sigmoid(logits.squeeze(-1)) if self.task == "binary" else logits.softmax(-1)
+
+    @property
+    def class_names(self) -> list[str]:
+        """The data's class names (saved in the checkpoint with the datamodule's state)."""
+        try:
+            names = getattr(self.trainer.datamodule, "class_names", None)
+        except RuntimeError:  # not attached to a trainer
+            names = None
+        return list(names) if names else [str(i) for i in range(self.num_classes)]
 
     def _loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.task == "binary":
@@ -144,9 +148,10 @@ class ClassificationModule(pl.LightningModule):
         l2 = sum(p.pow(2).sum() for p in weights) if self.l2 else 0.0
         return self.l1 * l1 + self.l2 * l2
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
-        x, y = batch
-        logits = self(x)
+    def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's loss and (detached) class probabilities; updates and logs the metrics."""
+        y = batch["target"]
+        logits = self(**inputs_of(batch))
         loss = self._loss(logits, y)
         probs = self.probabilities(logits.detach().float())
         metrics: MetricCollection = getattr(self, f"{split}_metrics")
@@ -165,29 +170,29 @@ class ClassificationModule(pl.LightningModule):
                 log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/acc"))
         if split == "train" and is_logging_step(self.trainer):
             log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
-        if split == "test":
-            self.test_outputs.append((probs.cpu(), y.cpu()))
-        return loss
+        return loss, probs
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        return self._step(batch, "train") + self._penalty()
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")[0] + self._penalty()
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def on_test_epoch_start(self) -> None:
-        self.test_outputs.clear()
+    def test_step(self, batch: Batch, batch_idx: int) -> Batch:
+        """Per-sample ``probs`` and ``target`` for the task callbacks (confusion matrix, ROC)."""
+        return {"probs": self._step(batch, "test")[1], "target": batch["target"]}
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def predict_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> dict[str, torch.Tensor]:
-        x, y = batch
-        return {"probs": self.probabilities(self(x).float()), "target": y}
+    def predict_step(self, batch: Batch, batch_idx: int) -> Batch:
+        """Per-sample columns: ``target``, ``prediction`` and ``prob_<class>`` (binary: class 1)."""
+        probs = self.probabilities(self(**inputs_of(batch)).float())
+        names = self.class_names
+        if self.task == "binary":
+            columns = {f"prob_{names[-1]}": probs}
+            pred = (probs > 0.5).long()
+        else:
+            columns = {f"prob_{name}": probs[:, i] for i, name in enumerate(names)}
+            pred = probs.argmax(-1)
+        return {"target": batch["target"], "prediction": pred, **columns}
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

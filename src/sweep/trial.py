@@ -19,33 +19,26 @@ class NonFiniteMetricError(FloatingPointError):
 
 
 class FiniteLoss(Callback):
-    """Raise :class:`NonFiniteMetricError` after a validation epoch when a training step's loss
-    or the validation loss was NaN/inf.
+    """Raise :class:`NonFiniteMetricError` after a validation epoch when a loss that was
+    back-propagated in the epoch, or the validation loss, was NaN/inf.
 
     Early stopping's ``check_finite`` would end such a run quietly with a meaningless score,
     and a pruner would record it PRUNED; in a sweep the trial must be recorded as failed, with
-    the reason. Every step's loss is checked on the device (no host sync): the module writes
-    the step loss to the loggers on logging steps only.
+    the reason. Every loss passed to ``backward`` is checked, on the device (no host sync):
+    ``on_before_backward`` runs under automatic and manual optimisation alike (a GAN's
+    generator and discriminator losses both), whatever the module logs or returns.
     """
 
     def __init__(self) -> None:
-        self._bad: torch.Tensor | None = None  # the first non-finite step loss, else 0-dim 0
+        self._bad: torch.Tensor | None = None  # the first non-finite loss, else 0-dim 0
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._bad = None
 
-    def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
+    def on_before_backward(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor
     ) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if not isinstance(loss, torch.Tensor):
-            return
-        loss = loss.detach().float().reshape(())
+        loss = loss.detach().float().reshape(-1)[:1].reshape(())
         first = self._bad if self._bad is not None else torch.zeros_like(loss)
         # keeps the first non-finite value: finite(first) and not finite(loss) -> loss
         self._bad = torch.where(torch.isfinite(first) & ~torch.isfinite(loss), loss, first)

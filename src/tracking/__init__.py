@@ -60,7 +60,7 @@ class Session:
 
     @cached_property
     def job_type(self) -> str:
-        mode = str(getattr(self.cfg.mode, "value", self.cfg.mode))
+        mode = str(self.cfg.mode.name)
         return "sweep-trial" if self.multirun and mode == "train" else mode
 
     @cached_property

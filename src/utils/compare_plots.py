@@ -1,7 +1,6 @@
 """PNG plots of a comparison: overlaid learning curves and a metric-vs-param scatter."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -9,13 +8,11 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
 
-from src.utils.plots import _save
-
-if TYPE_CHECKING:
-    from src.experiments.compare import Run
+from src.utils.plots import save_figure
+from src.utils.runs import Run
 
 
-def curves(runs: "list[Run]", metrics: list[str], params: list[str], path: Path) -> Path | None:
+def curves(runs: list[Run], metrics: list[str], params: list[str], path: Path) -> Path | None:
     """One panel per metric, one line per run, labelled by run and the values of ``params``."""
     metrics = [m for m in metrics if any(m in row for r in runs for row in r.curves)]
     if not metrics:
@@ -30,10 +27,10 @@ def curves(runs: "list[Run]", metrics: list[str], params: list[str], path: Path)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="best")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def scatter(runs: "list[Run]", params: list[str], metric: str, path: Path) -> Path | None:
+def scatter(runs: list[Run], params: list[str], metric: str, path: Path) -> Path | None:
     """``metric`` against each param; numeric params on a (log, if wide) numeric axis."""
     if not params:
         return None
@@ -53,7 +50,7 @@ def scatter(runs: "list[Run]", params: list[str], metric: str, path: Path) -> Pa
             ax.set_xticks(range(len(categories)), categories, rotation=30, ha="right")
         ax.set(xlabel=param, ylabel=metric, title=f"{metric} vs {param}")
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _number(text: str) -> float | None:
@@ -63,6 +60,6 @@ def _number(text: str) -> float | None:
         return None
 
 
-def _legend(run: "Run", params: list[str]) -> str:
+def _legend(run: Run, params: list[str]) -> str:
     values = ", ".join(f"{k}={run.params.get(k, '')}" for k in params)
     return f"{run.label}: {values}"[:70] if values else run.label

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.syntax import Syntax
@@ -55,19 +54,13 @@ def write_metrics(out: Path, metrics: Mapping[str, Any]) -> Path:
     return path
 
 
-def write_plots(
-    out: Path, history: list[dict[str, float]], test_outputs: Any, class_names: list[str]
-) -> list[Path]:
-    """learning_curves.png, and confusion_matrix.png and roc_curve.png from test predictions."""
-    written = []
-    if history and (p := plots.learning_curves(history, out / "learning_curves.png")):
-        written.append(p)
-    if test_outputs:
-        probs = np.concatenate([p.float().numpy() for p, _ in test_outputs])
-        target = np.concatenate([t.numpy() for _, t in test_outputs])
-        written.append(plots.confusion(probs, target, class_names, out / "confusion_matrix.png"))
-        written.append(plots.roc(probs, target, class_names, out / "roc_curve.png"))
-    return written
+def finish(metrics: Mapping[str, Any], curves: list[dict[str, float]], out: Path) -> None:
+    """What every entry leaves (rank 0): metrics.json, learning curves of every logged epoch
+    scalar, the summary table. Task artefacts come from the task's callbacks."""
+    write_metrics(out, metrics)
+    if curves:
+        plots.learning_curves(curves, out / "learning_curves.png")
+    print_summary("final metrics", metrics, out)
 
 
 def print_summary(title: str, metrics: Mapping[str, Any], out: Path) -> None:

@@ -34,16 +34,17 @@ def make(source: Any = load_digits, **kw: Any) -> InMemoryDataModule:
 def test_split_is_seeded() -> None:
     a, b, c = make(seed=1), make(seed=1), make(seed=2)
     for split in ("train", "val", "test"):
-        assert torch.equal(a.splits[split][0], b.splits[split][0])
-    assert not torch.equal(a.splits["val"][0], c.splits["val"][0])
-    sizes = {k: len(v[1]) for k, v in a.splits.items()}
+        assert torch.equal(a.splits[split]["x"], b.splits[split]["x"])
+    assert not torch.equal(a.splits["val"]["x"], c.splits["val"]["x"])
+    sizes = {k: len(v["target"]) for k, v in a.splits.items()}
     assert sum(sizes.values()) == 1797 and sizes["test"] == pytest.approx(0.15 * 1797, abs=1)
 
 
 def test_split_is_stratified() -> None:
     dm = make(seed=3)
     overall = np.bincount(load_digits().y, minlength=10) / 1797
-    for _, y in dm.splits.values():
+    for split in dm.splits.values():
+        y = split["target"]
         share = np.bincount(y.numpy(), minlength=10) / len(y)
         assert np.abs(share - overall).max() < 0.01  # every class keeps its proportion
 
@@ -59,14 +60,14 @@ def _shifted_test_split() -> Arrays:
 
 def test_normalisation_statistics_come_from_the_train_split_only() -> None:
     dm = make(_shifted_test_split)
-    x_train, x_test = dm.splits["train"][0], dm.splits["test"][0]
+    x_train, x_test = dm.splits["train"]["x"], dm.splits["test"]["x"]
     assert x_train.mean().item() == pytest.approx(0, abs=1e-4)
     assert x_train.std().item() == pytest.approx(1, abs=1e-3)
     assert x_test.mean().item() == pytest.approx(50, abs=1)  # (100 - 0) / 2: not re-centred
 
 
 def test_minmax_maps_the_train_split_to_unit_range() -> None:
-    x = make(normalize="minmax").splits["train"][0]
+    x = make(normalize="minmax").splits["train"]["x"]
     assert x.min().item() == 0 and x.max().item() == 1
 
 
@@ -78,9 +79,9 @@ def test_uint8_images_stay_uint8_and_are_normalised_per_batch(tmp_path: Path) ->
         batch_size=1000,
         val_fraction=0.1,
     )
-    x_raw, y = dm.splits["train"]
+    x_raw, y = dm.splits["train"]["x"], dm.splits["train"]["target"]
     assert x_raw.dtype == torch.uint8  # a quarter of float32's memory
-    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    x = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)["x"]
     assert x.dtype == torch.float32
     per_channel = x.transpose(0, 1).flatten(1)
     assert torch.allclose(per_channel.mean(1), torch.zeros(3), atol=1e-4)
@@ -92,12 +93,12 @@ def test_augmentation_applies_to_training_batches_only() -> None:
     dm = make(augment=BatchAugment(max_translate=2, noise_std=0.5))
     batch = next(iter(dm.val_dataloader()))
     dm.trainer = SimpleNamespace(training=False)  # type: ignore[assignment]
-    x, y = dm.on_after_batch_transfer(batch, 0)
-    assert torch.equal(x, batch[0]) and torch.equal(y, batch[1])
+    out = dm.on_after_batch_transfer(dict(batch), 0)
+    assert torch.equal(out["x"], batch["x"]) and torch.equal(out["target"], batch["target"])
     dm.trainer = SimpleNamespace(training=True)  # type: ignore[assignment]
-    x, y = dm.on_after_batch_transfer(batch, 0)
-    assert not torch.allclose(x, batch[0]) and torch.equal(y, batch[1])
-    assert x.shape == batch[0].shape
+    out = dm.on_after_batch_transfer(dict(batch), 0)
+    assert not torch.allclose(out["x"], batch["x"]) and torch.equal(out["target"], batch["target"])
+    assert out["x"].shape == batch["x"].shape
 
 
 def test_inactive_augmentation_is_dropped() -> None:
@@ -116,7 +117,7 @@ def test_weighted_sampler_draws_classes_equally(sampler: str) -> None:
     loader = dm.train_dataloader()
     for epoch in range(5):
         loader.sampler.set_epoch(epoch)
-        counts.update(torch.cat([y for _, y in loader]).tolist())
+        counts.update(torch.cat([b["target"] for b in loader]).tolist())
     share = np.array([counts[c] for c in range(3)]) / sum(counts.values())
     if sampler == "weighted":
         assert np.abs(share - 1 / 3).max() < 0.03
@@ -136,11 +137,11 @@ def test_too_few_classes_names_the_key() -> None:
 
 def _loader(**kw: Any) -> TensorLoader:
     x = torch.arange(103).float().unsqueeze(1)
-    return TensorLoader(x, torch.arange(103), batch_size=10, **kw)
+    return TensorLoader({"x": x, "target": torch.arange(103)}, batch_size=10, **kw)
 
 
 def _order(loader: TensorLoader) -> list[int]:
-    return torch.cat([y for _, y in loader]).tolist()
+    return torch.cat([b["target"] for b in loader]).tolist()
 
 
 def test_tensor_loader_shards_disjointly_by_rank() -> None:
@@ -172,13 +173,15 @@ def test_tensor_loader_order_depends_only_on_the_epoch() -> None:
 
 def test_tensor_loader_drop_last() -> None:
     loader = _loader(drop_last=True)
-    assert len(loader) == 10 and all(len(y) == 10 for _, y in loader)
+    assert len(loader) == 10 and all(len(b["target"]) == 10 for b in loader)
 
 
-def test_batches_move_to_the_device_as_a_pair() -> None:
+def test_batches_move_to_the_device_as_named_tensors() -> None:
     dm = make()
-    x, y = next(iter(dm.train_dataloader()))
-    assert dm.transfer_batch_to_device((x, y), torch.device("cpu"), 0) == (x, y)
-    moved = dm.transfer_batch_to_device((x, y), torch.device("meta"), 0)
-    assert [t.device.type for t in moved] == ["meta", "meta"]
-    assert moved[0].shape == x.shape and moved[1].dtype == y.dtype
+    batch = next(iter(dm.train_dataloader()))
+    assert set(batch) == {"x", "target"}
+    same = dm.transfer_batch_to_device(batch, torch.device("cpu"), 0)
+    assert all(torch.equal(same[k], batch[k]) for k in batch)
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert [t.device.type for t in moved.values()] == ["meta", "meta"]
+    assert moved["x"].shape == batch["x"].shape and moved["target"].dtype == batch["target"].dtype

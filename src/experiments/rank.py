@@ -1,4 +1,4 @@
-"""Entry point of the extra ranks of a DDP/FSDP job: ``python -m src.hardware.rank < job``.
+"""Entry point of the extra ranks of a DDP/FSDP job: ``python -m src.experiments.rank < job``.
 
 Started by :class:`src.hardware.distributed.JobLauncher`, which writes the job (the composed
 config and Hydra's config, pickled) to stdin; ``LOCAL_RANK`` and friends come in the
