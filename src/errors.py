@@ -18,3 +18,16 @@ class ConfigError(UserError):
 
 class DataError(UserError):
     """A data set cannot be loaded (missing files, no network)."""
+
+
+def user_error_in(error: BaseException) -> UserError | None:
+    """The :class:`UserError` behind ``error``, if any: Hydra and OmegaConf wrap what a
+    ``_target_`` or a resolver raised (e.g. a data file that a config value is read from)."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, UserError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None

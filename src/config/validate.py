@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
-from src.errors import ConfigError
+from src.errors import ConfigError, user_error_in
 from src.hardware.checks import check_hardware
 
 _MISSING = object()
@@ -129,7 +130,13 @@ RULES: tuple[Rule, ...] = (
 
 
 def _select(cfg: DictConfig, key: str) -> Any:
-    return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False)
+    try:
+        return OmegaConf.select(cfg, key, default=_MISSING, throw_on_missing=False)
+    except InterpolationResolutionError as e:
+        # a value read from the data (e.g. a CSV's column count) names the file that is wrong
+        if (cause := user_error_in(e)) is not None:
+            raise cause from e
+        raise
 
 
 def _check_targets(node: Any, path: str) -> None:

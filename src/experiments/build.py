@@ -10,30 +10,32 @@ from hydra.errors import InstantiationException
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressBar
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
-from src.errors import ConfigError, UserError
+from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
 
 
 def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate`` of ``cfg.<key>``, with errors that name the key.
 
-    A :class:`UserError` raised while building (a missing data file, say) passes through as is.
+    A :class:`UserError` raised while building or resolving (a missing data file, say) passes
+    through as is.
     """
-    node = OmegaConf.select(cfg, key)
     try:
+        node = OmegaConf.select(cfg, key)
         return hydra.utils.instantiate(node, **kwargs)
-    except InstantiationException as e:
-        cause: BaseException | None = e
-        while cause is not None:
-            if isinstance(cause, UserError):
-                raise cause from e
-            cause = cause.__cause__
+    except (InstantiationException, InterpolationResolutionError) as e:
+        if (cause := user_error_in(e)) is not None:
+            raise cause from e
+        if isinstance(e, InterpolationResolutionError):
+            raise
         detail = " ".join(str(e).split())
         # Hydra names the innermost node that failed (e.g. model.optimizer): say that one
         found = re.search(r"full_key: (\S+)", detail)
         where = found.group(1).rstrip(".,") if found else key
-        detail = re.sub(r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", detail)
+        hint = r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?"
+        detail = re.sub(hint, "", detail)
         detail = re.sub(r"\s*full_key: \S+", "", detail).rstrip(". ")
         raise UserError(
             f"{where}: could not be built: {detail}. Check the keys under `{where}` "
