@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from src.data.augment import BatchAugment
 from src.data.loader import Batch, TensorLoader
-from src.data.sources import Arrays, Inputs
+from src.data.sources import Arrays, FittedSource, Inputs
 from src.errors import ConfigError
 
 TASKS = ("multiclass", "binary", "regression")
@@ -87,13 +87,18 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     # ---- preprocessing state: saved in every checkpoint by Lightning ----------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"stats": dict(self.stats), "class_names": list(self.class_names)}
+        state: dict[str, Any] = {"stats": dict(self.stats), "class_names": list(self.class_names)}
+        if isinstance(self.source, FittedSource):  # e.g. a table's columns, categories, fill values
+            state["source"] = self.source.state_dict()
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if not state_dict:
             return
         self.stats = {k: (o, s) for k, (o, s) in state_dict["stats"].items()}
         self.class_names = list(state_dict["class_names"])
+        if "source" in state_dict and isinstance(self.source, FittedSource):
+            self.source.load_state_dict(state_dict["source"])
         self._stats_loaded = True
 
     # ---- loading -----------------------------------------------------------------------------
@@ -104,6 +109,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         if self.splits:
             return
         data = self.source()
+        if isinstance(self.source, FittedSource) and not self._stats_loaded:
+            self.source.fit(self._split_all(_row_numbers(data))["train"]["x"])
+            data = self.source()  # encoded with what was learned from the training rows
         self._check(data)
         if data.class_names and not self._stats_loaded:
             self.class_names = list(data.class_names)
@@ -237,6 +245,14 @@ def _concat(data: Arrays) -> Inputs:
         return rows
     test = data.test_inputs | {"target": data.y_test}
     return {k: np.concatenate([v, test[k]]) for k, v in rows.items()}
+
+
+def _row_numbers(data: Arrays) -> Arrays:
+    """The data's row numbers with its targets: split like the data, they name the rows of each
+    split (``x``'s rows first, then ``x_test``'s)."""
+    n = len(data.y)
+    test = None if data.y_test is None else np.arange(n, n + len(data.y_test))
+    return Arrays(np.arange(n), data.y, test, data.y_test)
 
 
 def _check_labels(data: Arrays, num_classes: int) -> None:

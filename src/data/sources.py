@@ -9,6 +9,7 @@ import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -46,6 +47,26 @@ class Arrays:
     @property
     def test_inputs(self) -> Inputs | None:
         return None if self.x_test is None else as_inputs(self.x_test)
+
+
+@runtime_checkable
+class FittedSource(Protocol):
+    """A source that learns part of its encoding from the data, e.g. a table's imputation values.
+
+    The DataModule calls :meth:`fit` with the row numbers of the training split (rows of ``x``,
+    then of ``x_test``) before taking the data it serves from a second call, so that nothing is
+    learned from validation or test rows. Its :meth:`state_dict` is saved in every checkpoint
+    with the DataModule's own; :meth:`load_state_dict` restores it before the source is called,
+    so new data are encoded exactly as the training data were, without the training data.
+    """
+
+    def __call__(self) -> Arrays: ...
+
+    def fit(self, rows: np.ndarray) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 def as_inputs(x: np.ndarray | Inputs) -> Inputs:
