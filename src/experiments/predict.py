@@ -44,10 +44,20 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             f"wrote {rows} predictions of the {cfg.predict.split} split to [bold]{path}[/]"
         )
     metrics: dict[str, Any] = {"predictions": str(path), "rows": rows, "run_dir": str(out)}
-    if "prediction" in columns and "target" in columns:
-        agree = columns["prediction"].float() == columns["target"].float()
-        metrics[f"{cfg.predict.split}/acc"] = float(agree.float().mean())
+    metrics |= accuracy(columns, cfg.predict.split)
     return metrics
+
+
+def accuracy(columns: Columns, split: str) -> dict[str, float]:
+    """``<split>/acc`` over the rows with a class label (targets -1 have none, e.g. new rows);
+    nothing for float targets (regression) or when no row has a label."""
+    target, pred = columns.get("target"), columns.get("prediction")
+    if target is None or pred is None or target.is_floating_point():
+        return {}
+    labelled = target >= 0
+    if not labelled.any():
+        return {}
+    return {f"{split}/acc": float((pred[labelled] == target[labelled]).float().mean())}
 
 
 def concat(batches: list[Columns]) -> Columns:

@@ -1,0 +1,169 @@
+"""Regression: one or several numbers per sample, from any network and any named inputs."""
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from torch import nn
+from torch.optim import Optimizer
+from torchmetrics import Metric, MetricCollection
+
+from src.errors import ConfigError
+from src.metrics import Mean
+from src.modules.classification import inputs_of, split_metrics
+from src.networks.init import initialize
+from src.optim import SchedulerSpec
+from src.utils.steps import is_logging_step
+
+Batch = dict[str, torch.Tensor]
+SCALINGS = ("standard", "none")
+
+
+class RegressionModule(pl.LightningModule):
+    """Trains ``net`` to predict ``target``; logs loss and metrics per split as ``<split>/<name>``.
+
+    With ``target_scaling=standard`` the network learns the target standardised by the mean
+    and standard deviation of the training split (one pass over the training batches before the
+    first epoch, summed over ranks): a target in the thousands then trains like one near 0.
+    The two are buffers, saved in every checkpoint. The loss is computed on that scale (what is
+    optimised, logged as ``<split>/loss``); predictions and the metrics (``mse``, ``mae``,
+    ``r2``) are in the target's own units.
+
+    Args:
+        net: maps the batch's named inputs to (B, num_outputs).
+        optimizer: optimizer factory called with the parameters (``_partial_: true``).
+        scheduler: learning-rate schedule; None or an empty spec for a constant lr.
+        num_outputs: numbers per sample: 1 for a (B,) target, K for a (B, K) one.
+        metrics: name -> metric over (prediction, target) in the target's units, computed on the
+            validation and test splits.
+        train_metrics: names of ``metrics`` also computed on the training split, every step.
+        loss: loss module on the (scaled) target; None: MSELoss.
+        target_scaling: ``standard`` or ``none``.
+        init: weight initialisation scheme (see :func:`src.networks.init.initialize`).
+        callbacks: the task's own callbacks (the residual plot of the test split).
+    """
+
+    target_offset: torch.Tensor
+    target_scale: torch.Tensor
+    scaled: torch.Tensor
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: Callable[..., Optimizer],
+        scheduler: SchedulerSpec | None = None,
+        num_outputs: int = 1,
+        metrics: Mapping[str, Metric] | None = None,
+        train_metrics: Sequence[str] = (),
+        loss: nn.Module | None = None,
+        target_scaling: str = "standard",
+        init: str = "default",
+        callbacks: Mapping[str, Callback] | None = None,
+    ) -> None:
+        super().__init__()
+        if target_scaling not in SCALINGS:
+            raise ConfigError("model.target_scaling", target_scaling, "one of standard, none")
+        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
+        self.loss = loss or nn.MSELoss()
+        self.target_scaling = target_scaling
+        initialize(self.net, init)
+        metrics = dict(metrics or {})
+        if any(n not in metrics for n in train_metrics):
+            expected = f"names of model.metrics {list(metrics)}"
+            raise ConfigError("model.train_metrics", list(train_metrics), expected)
+        self.train_metrics = split_metrics(metrics, "train/", list(train_metrics))
+        self.val_metrics = split_metrics(metrics, "val/")
+        self.test_metrics = split_metrics(metrics, "test/")
+        self.train_loss, self.val_loss, self.test_loss = Mean(), Mean(), Mean()
+        self.task_callbacks = list((callbacks or {}).values())
+        # the target's offset and scale per output; `scaled` records that they were measured
+        self.register_buffer("target_offset", torch.zeros(num_outputs))
+        self.register_buffer("target_scale", torch.ones(num_outputs))
+        self.register_buffer("scaled", torch.tensor(False))
+
+    def configure_callbacks(self) -> list[Callback]:
+        attached = self.trainer.callbacks  # type: ignore[attr-defined]
+        return [cb for cb in self.task_callbacks if cb not in attached]
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit" and self.target_scaling == "standard" and not bool(self.scaled):
+            self._measure_target()  # a resumed run loads the measured values afterwards
+
+    def _measure_target(self) -> None:
+        """Mean and standard deviation of the training targets, over all ranks' shards."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None:
+            raise ConfigError(
+                "model.target_scaling",
+                "standard",
+                "a datamodule passed to trainer.fit",
+                "set model.target_scaling=none to train from bare dataloaders",
+            )
+        width = len(self.target_offset)
+        sums = torch.zeros(3, width, dtype=torch.float64)  # count, sum, sum of squares
+        for batch in datamodule.train_dataloader():
+            y = batch["target"].double().reshape(-1, width)
+            sums += torch.stack([torch.ones_like(y).sum(0), y.sum(0), y.square().sum(0)])
+        device = self.trainer.strategy.root_device
+        sums = self.trainer.strategy.reduce(sums.to(device), reduce_op="sum").cpu()
+        count = sums[0].clamp(min=1)
+        mean = sums[1] / count
+        std = (sums[2] / count - mean.square()).clamp(min=0).sqrt()
+        self.target_offset.copy_(mean.float())
+        self.target_scale.copy_(torch.where(std > 0, std, torch.ones_like(std)).float())
+        self.scaled.fill_(True)
+
+    def forward(self, **inputs: torch.Tensor) -> torch.Tensor:
+        """Predictions in the target's units: (B, num_outputs)."""
+        return self.net(**inputs) * self.target_scale + self.target_offset
+
+    def _step(self, batch: Batch, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's loss and (detached) predictions, shaped like the target."""
+        y = batch["target"].float()
+        out = self.net(**inputs_of(batch)).float()  # (B, K), on the scaled target
+        out = out.reshape(y.shape)  # (B,) for a one-number target
+        offset, scale = self.target_offset, self.target_scale
+        if y.ndim == 1:
+            offset, scale = offset[0], scale[0]
+        loss = self.loss(out, (y - offset) / scale)
+        pred = out.detach() * scale + offset
+        metrics: MetricCollection = getattr(self, f"{split}_metrics")
+        metrics.update(pred, y)
+        mean_loss: Mean = getattr(self, f"{split}_loss")
+        mean_loss.update(loss.detach(), len(y))
+        log = partial(self.log, batch_size=len(y), sync_dist=True)
+        if mean_loss.update_count == 1:  # once per epoch: see ClassificationModule._step
+            loss_key = f"{split}/loss_epoch" if split == "train" else f"{split}/loss"
+            log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
+            for name, metric in metrics.items(keep_base=False, copy_state=False):
+                log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/r2"))
+        if split == "train" and is_logging_step(self.trainer):
+            log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        return loss, pred
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")[0]
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> Batch:
+        """Per-sample ``prediction`` and ``target`` for the task callbacks (residual plot)."""
+        return {"prediction": self._step(batch, "test")[1], "target": batch["target"]}
+
+    def predict_step(self, batch: Batch, batch_idx: int) -> Batch:
+        """Per-sample columns ``target`` and ``prediction``; (B, K) each for K outputs (written
+        as ``target_0..K-1``, ``prediction_0..K-1``). A file without targets has NaN."""
+        y = batch["target"]
+        pred = self(**inputs_of(batch)).float()
+        return {"target": y, "prediction": pred.reshape(y.shape)}
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        schedule = self.scheduler.build(optimizer, self.trainer) if self.scheduler else None
+        if schedule is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
