@@ -6,7 +6,13 @@ import pytest
 
 from src.experiments.train import train
 from tests.conftest import CONF, Compose
-from tests.data.fakes import write_cifar10
+from tests.data.fakes import (
+    classification_rows,
+    regression_rows,
+    write_cifar10,
+    write_csv,
+    write_image_folder,
+)
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -17,6 +23,15 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
         write_cifar10(tmp_path / "cifar")
         # small batches: ResNet-18 on 32x32 images is slow on a CPU
         return [f"paths.data_dir={tmp_path / 'cifar'}", "dataset.batch_size=8"]
+    if experiment == "csv_classification":
+        path = write_csv(tmp_path / "table.csv", *classification_rows())
+        return [f"dataset.path={path}", "dataset.target=label"]
+    if experiment == "csv_regression":
+        path = write_csv(tmp_path / "table.csv", *regression_rows())
+        return [f"dataset.path={path}", "dataset.target=price"]
+    if experiment.startswith("image_folder"):
+        write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
+        return [f"dataset.path={tmp_path / 'images'}"]
     return []
 
 
@@ -25,8 +40,14 @@ def test_experiment_runs_a_few_batches(
     compose_cfg: Compose, tmp_path: Path, experiment: str
 ) -> None:
     overrides = data_overrides(experiment, tmp_path)
-    metrics = train(compose_cfg(f"experiment={experiment}", *overrides))
+    cfg = compose_cfg(f"experiment={experiment}", *overrides)
+    metrics = train(cfg)
     assert metrics["epochs"] == 1
+    objective = cfg.optimized_metric.split("/")[1]  # acc, auroc, or mse for regression
     for split in ("train", "val", "test"):
-        assert 0.0 <= metrics[f"{split}/acc"] <= 1.0
         assert metrics[f"{split}/loss"] == metrics[f"{split}/loss"]  # not NaN
+        if objective == "mse":
+            assert metrics[f"{split}/mse"] >= 0.0
+        else:
+            assert 0.0 <= metrics[f"{split}/acc"] <= 1.0
+    assert metrics[cfg.optimized_metric] == metrics[cfg.optimized_metric]

@@ -74,6 +74,17 @@ RULES: tuple[Rule, ...] = (
     Rule("dataset.task", *_one_of("multiclass", "binary", "regression")),
     Rule("dataset.normalize", *_one_of("standard", "minmax", "none")),
     Rule("dataset.sampler", *_one_of("uniform", "weighted")),
+    Rule("dataset.missing", *_one_of("mean", "zero", "drop", "error")),
+    Rule("dataset.channels", *_one_of(1, 3), "1 for grayscale, 3 for RGB"),
+    Rule("dataset.in_memory", *_one_of("auto", True, False)),
+    Rule(
+        "dataset.image_size",
+        lambda v: (
+            (_is_int(v) and v >= 1)
+            or (OmegaConf.is_list(v) and len(v) == 2 and all(_is_int(s) and s >= 1 for s in v))
+        ),
+        "an integer >= 1 (square images) or [H, W]",
+    ),
     Rule("dataset.augment.max_translate", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     Rule("dataset.augment.noise_std", *NON_NEGATIVE),
     Rule("model.class_weighting", *_one_of("none", "balanced")),

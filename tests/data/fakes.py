@@ -55,3 +55,78 @@ def write_cifar10(root: Path, per_batch: int = 40, n_test: int = 50) -> tuple[np
     names += [c.encode() for c in ("frog", "horse", "ship", "truck")]
     (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names}))
     return xs, ys, x_test, y_test
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    """A CSV file with ``header`` and ``rows`` (None cells are written empty)."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows([["" if c is None else c for c in row] for row in rows])
+    return path
+
+
+COLORS = ("red", "green", "blue")
+
+
+def classification_rows(n: int = 300, seed: int = 0) -> tuple[list[str], list[list[object]]]:
+    """Columns ``size`` (numeric, ~8 % missing), ``weight`` (numeric), ``color`` (text, ~5 %
+    missing) and ``label`` (small / medium / large), learnable from size and color."""
+    rng = np.random.default_rng(seed)
+    rows: list[list[object]] = []
+    for i in range(n):
+        size, weight = rng.normal(0, 1, 2)
+        color = COLORS[rng.integers(3)]
+        score = size + (0.8 if color == "red" else 0.0)
+        label = "small" if score < -0.4 else "medium" if score < 0.6 else "large"
+        rows.append(
+            [
+                None if i % 13 == 5 else round(float(size), 4),
+                round(float(weight), 4),
+                None if i % 20 == 7 else color,
+                label,
+            ]
+        )
+    return ["size", "weight", "color", "label"], rows
+
+
+def regression_rows(n: int = 600, seed: int = 0) -> tuple[list[str], list[list[object]]]:
+    """Columns ``a``, ``b``, ``c`` (numeric), ``kind`` (text) and ``price``, a smooth function of
+    them in the hundreds (so that a model must rescale it) plus noise of 2 % of its spread."""
+    rng = np.random.default_rng(seed)
+    effect = {"x": -1.0, "y": 0.0, "z": 1.5}
+    rows: list[list[object]] = []
+    for _ in range(n):
+        a, b, c = rng.normal(0, 1, 3)
+        kind = "xyz"[rng.integers(3)]
+        price = 500 + 100 * (2 * a - b + 0.5 * c**2 + effect[kind]) + rng.normal(0, 5)
+        rows.append([round(float(v), 4) for v in (a, b, c)] + [kind, round(float(price), 3)])
+    return ["a", "b", "c", "kind", "price"], rows
+
+
+def write_image_folder(
+    root: Path,
+    per_class: dict[str, int],
+    mode: str = "L",
+    size: tuple[int, int] = (10, 12),
+    seed: int = 0,
+) -> Path:
+    """PNG files ``root/<class>/<i>.png`` of size (W, H) = ``size``; class k's images have
+    mean brightness 40 + 60 k (in its k-th channel for RGB), so a network can learn them."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    channels = 1 if mode == "L" else 3
+    for k, (name, n) in enumerate(per_class.items()):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            pixels = rng.integers(0, 40, (size[1], size[0], channels)) + 40
+            pixels[..., k % channels] += 60 * k
+            image = pixels.clip(0, 255).astype(np.uint8)
+            Image.fromarray(image[..., 0] if channels == 1 else image).save(
+                root / name / f"{i:03d}.png"
+            )
+    return root

@@ -1,0 +1,154 @@
+"""Values a dataset config reads from the data, as OmegaConf resolvers: nobody types them.
+
+``conf/dataset/csv.yaml`` and ``conf/dataset/image_folder.yaml`` read, e.g.::
+
+    input_shape: ${csv.input_shape:${ckpt_path}}    # [number of encoded columns]
+    num_classes: ${image_folder.num_classes:${ckpt_path}}
+
+Each resolver reads the options of the dataset node it sits in (``path``, ``target``, ...).
+Training, they come from the data (a CSV is read once per process and shared with the data
+source; an image folder's class sub-folders are listed). With a checkpoint (``ckpt_path``:
+eval, predict, resuming) they come from the encoding saved in it, so a new file with other
+categories, or no training data at all, still builds the network that was trained. While a
+needed option is still ``???``, they are ``???`` too, and validation names the missing option.
+"""
+
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from src.errors import ConfigError, DataError
+
+MISSING = "???"
+
+
+def _options(node: DictConfig, *keys: str) -> dict[str, Any] | None:
+    """The node's values of ``keys`` (those it has) as plain Python; None while one is ``???``."""
+    have = set(node.keys())  # `key in node` is false for a ??? value
+    present = [k for k in keys if k in have]
+    if any(OmegaConf.is_missing(node, k) for k in present):
+        return None
+    return {k: _plain(node[k]) for k in present}
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+
+def checkpoint_data_state(ckpt_path: str, datamodule: str) -> dict[str, Any]:
+    """The preprocessing state a checkpoint holds for the DataModule class ``datamodule``."""
+    file = Path(ckpt_path)
+    if not file.is_file():
+        raise ConfigError("ckpt_path", ckpt_path, "an existing checkpoint file")
+    state = _load_state(str(file.resolve()), file.stat().st_mtime_ns, datamodule)
+    if state is None:
+        raise DataError(
+            f"{ckpt_path} holds no {datamodule} state: it was trained on another kind of "
+            "dataset. Fix: pass the dataset= it was trained with"
+        )
+    return state
+
+
+@lru_cache(maxsize=4)
+def _load_state(path: str, mtime_ns: int, datamodule: str) -> dict[str, Any] | None:
+    import torch  # only with a checkpoint, after the config is validated up to here
+
+    checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
+    state = checkpoint.get(datamodule)
+    return dict(state) if state else None
+
+
+# ---- dataset=csv ---------------------------------------------------------------------------
+_CSV_KEYS = ("path", "target", "features", "categorical", "task", "separator", "header")
+
+
+def _csv_encoding(ckpt_path: str | None, node: DictConfig) -> Any:
+    """The CSV's :class:`~src.data.tabular.Encoding` (None while an option is ``???``)."""
+    from src.data.table import read_table
+    from src.data.table_encoding import Encoding, learn_encoding
+
+    if ckpt_path is not None:
+        state = checkpoint_data_state(ckpt_path, "InMemoryDataModule").get("source")
+        if not state:
+            raise DataError(f"{ckpt_path} holds no table encoding: it was not trained on a CSV")
+        return Encoding(**state)
+    options = _options(node, *_CSV_KEYS, "missing_values")
+    if options is None:
+        return None
+    table = read_table(
+        options["path"],
+        options.get("separator", ","),
+        options.get("header", True),
+        tuple(options.get("missing_values") or ()),
+    )
+    target = options["target"]
+    targets = [str(target)] if isinstance(target, str | int) else [str(t) for t in target]
+    return learn_encoding(
+        table, targets, options.get("features"), options.get("categorical"), options["task"]
+    )
+
+
+def csv_input_shape(ckpt_path: str | None, *, _parent_: DictConfig) -> list[int] | str:
+    """``[F]``: the number of encoded columns (numeric features + categories of text ones)."""
+    enc = _csv_encoding(ckpt_path, _parent_)
+    return MISSING if enc is None else [enc.width]
+
+
+def csv_num_classes(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str | None:
+    """The number of class labels of the target column; null for regression."""
+    enc = _csv_encoding(ckpt_path, _parent_)
+    if enc is None:
+        return MISSING
+    return None if enc.class_names is None else len(enc.class_names)
+
+
+def csv_num_outputs(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str:
+    """Units of the network's last layer: classes, 1 when binary, target columns for regression."""
+    enc = _csv_encoding(ckpt_path, _parent_)
+    return MISSING if enc is None else int(enc.num_outputs)
+
+
+# ---- dataset=image_folder -------------------------------------------------------------------
+def image_input_shape(channels: int, image_size: int | Sequence[int]) -> list[int]:
+    """``[C, H, W]`` from ``channels`` and ``image_size`` (one side, or ``[H, W]``)."""
+    if isinstance(image_size, int):
+        return [int(channels), image_size, image_size]
+    h, w = (int(s) for s in image_size)
+    return [int(channels), h, w]
+
+
+def image_num_classes(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str:
+    """The number of class sub-folders (of ``train/`` when the folder is split)."""
+    from src.data.image_files import class_folders
+
+    if ckpt_path is not None:
+        return len(checkpoint_data_state(ckpt_path, "ImageFolderDataModule")["class_names"])
+    options = _options(_parent_, "path")
+    return MISSING if options is None else len(class_folders(options["path"]))
+
+
+def image_num_outputs(task: str, num_classes: int | str) -> int | str:
+    """1 when binary, else the number of classes."""
+    if num_classes == MISSING:
+        return MISSING
+    return 1 if task == "binary" else int(num_classes)
+
+
+def register() -> None:
+    """Register the ``csv.*`` and ``image_folder.*`` resolvers (idempotent)."""
+    resolvers: dict[str, Callable[..., Any]] = {
+        "csv.input_shape": csv_input_shape,
+        "csv.num_classes": csv_num_classes,
+        "csv.num_outputs": csv_num_outputs,
+        "image_folder.input_shape": image_input_shape,
+        "image_folder.num_classes": image_num_classes,
+        "image_folder.num_outputs": image_num_outputs,
+    }
+    for name, fn in resolvers.items():
+        OmegaConf.register_new_resolver(name, fn, replace=True)
+
+
+register()
