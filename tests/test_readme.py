@@ -4,10 +4,11 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import FAST, ROOT, run_cli
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
@@ -56,3 +57,26 @@ def test_readme_command_composes(command: str) -> None:
     )
     assert out.returncode == 0, f"{command}\n{out.stderr}"
     assert "trainer:" in out.stdout
+
+
+OWN_DATA = README.split("## Your own data", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_own_data_commands_run(tmp_path: Path) -> None:
+    """Each line of "Your own data": the example files are written (under tmp_path instead of
+    data/), each run trains a few batches, and the prediction reads the regression checkpoint."""
+    logs = tmp_path / "outputs"
+    fast = [a for a in FAST if "progress_bar" not in a]  # run_cli sets it
+    for line in OWN_DATA.splitlines():
+        args = shlex.split(line.split("  #")[0].replace("data/", f"{tmp_path}/"))[1:]
+        if args[:2] == ["-m", "src.data.examples"]:
+            out = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True)
+        elif "mode=predict" in args:
+            ckpt = next(logs.glob("csv_regression/*/checkpoints/last.ckpt"))
+            args = [f"ckpt_path={ckpt}" if a.startswith("ckpt_path=") else a for a in args[1:]]
+            out = run_cli(logs, *args, *fast)
+            assert "wrote 442 predictions of the all split" in out.stdout, out.stdout
+        else:
+            out = run_cli(logs, *args[1:], *fast)
+        assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
