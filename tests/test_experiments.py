@@ -1,5 +1,6 @@
 """Every experiment in conf/experiment/ trains, validates and tests for a few batches."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,9 @@ def test_experiment_runs_a_few_batches(
     compose_cfg: Compose, tmp_path: Path, experiment: str
 ) -> None:
     overrides = data_overrides(experiment, tmp_path)
-    metrics = train(compose_cfg(f"experiment={experiment}", *overrides))
+    cfg = compose_cfg(f"experiment={experiment}", *overrides)
+    metrics = train(cfg)
     assert metrics["epochs"] == 1
+    assert math.isfinite(metrics[cfg.optimized_metric])  # the experiment's own objective
     for split in ("train", "val", "test"):
-        assert 0.0 <= metrics[f"{split}/acc"] <= 1.0
-        assert metrics[f"{split}/loss"] == metrics[f"{split}/loss"]  # not NaN
+        assert math.isfinite(metrics[f"{split}/loss"])

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -122,16 +123,16 @@ def test_compile_trains_on_cpu(compose_cfg: Compose) -> None:
 def test_ddp_cpu_matches_one_process_on_the_same_global_batch(
     compose_cfg: Compose, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.utils import report
+    from src.callbacks.classification import ConfusionMatrixPlot
 
-    plotted: list[int] = []  # test samples in rank 0's confusion matrix / ROC plots
-    write_plots = report.write_plots
+    plotted: list[int] = []  # test samples in rank 0's confusion matrix
+    plot = ConfusionMatrixPlot.plot
 
-    def spy(out: Path, history: list, test_outputs: list, class_names: list) -> list[Path]:
-        plotted.append(sum(len(t) for _, t in test_outputs))
-        return write_plots(out, history, test_outputs, class_names)
+    def spy(self: ConfusionMatrixPlot, probs: Any, target: Any, *args: Any) -> Path:
+        plotted.append(len(target))
+        return plot(self, probs, target, *args)
 
-    monkeypatch.setattr(report, "write_plots", spy)
+    monkeypatch.setattr(ConfusionMatrixPlot, "plot", spy)
     ddp = train(compose_cfg(*DDP, *EQUIVALENT, run_dir=tmp_path / "ddp"))
     single = train(compose_cfg(*EQUIVALENT, run_dir=tmp_path / "single"))
     assert plotted[0] == plotted[1] > 0  # rank 0 plots every rank's predictions

@@ -33,7 +33,9 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
         # Hydra names the innermost node that failed (e.g. model.optimizer): say that one
         found = re.search(r"full_key: (\S+)", detail)
         where = found.group(1).rstrip(".,") if found else key
-        detail = re.sub(r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", detail)
+        detail = re.sub(
+            r",? ?set env var HYDRA_FULL_ERROR=1 to see chained exception\.?", "", detail
+        )
         detail = re.sub(r"\s*full_key: \S+", "", detail).rstrip(". ")
         raise UserError(
             f"{where}: could not be built: {detail}. Check the keys under `{where}` "

@@ -97,7 +97,8 @@ class ClassificationModule(pl.LightningModule):
 
     def configure_callbacks(self) -> list[Callback]:
         # each trainer.fit/validate/test asks again: those already attached are not repeated
-        return [cb for cb in self.task_callbacks if cb not in self.trainer.callbacks]
+        attached = self.trainer.callbacks  # type: ignore[attr-defined]
+        return [cb for cb in self.task_callbacks if cb not in attached]
 
     def setup(self, stage: str) -> None:
         if self.class_weighting == "balanced" and stage == "fit":
@@ -128,7 +129,7 @@ class ClassificationModule(pl.LightningModule):
     def class_names(self) -> list[str]:
         """The data's class names (saved in the checkpoint with the datamodule's state)."""
         try:
-            names = getattr(self.trainer.datamodule, "class_names", None)
+            names = getattr(self.trainer.datamodule, "class_names", None)  # type: ignore[attr-defined]
         except RuntimeError:  # not attached to a trainer
             names = None
         return list(names) if names else [str(i) for i in range(self.num_classes)]
