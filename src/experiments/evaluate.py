@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from src.experiments import build
 from src.experiments.train import finish, scalars
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -18,6 +18,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build.datamodule(cfg)
     module = build.module(cfg)
+    verify_checkpoint(resume_path(cfg), module)
     trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
     ckpt = resume_path(cfg)
     if trainer.is_global_zero:

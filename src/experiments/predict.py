@@ -13,7 +13,7 @@ from src.errors import ConfigError
 from src.experiments import build
 from src.hardware import distributed
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     datamodule: Any = build.datamodule(cfg)
     datamodule.predict_split = cfg.predict.split
     module = build.module(cfg)
+    verify_checkpoint(resume_path(cfg), module)
     trainer = build.trainer(cfg, build.callbacks(cfg), [])
     batches = cast(
         list[dict[str, torch.Tensor]],

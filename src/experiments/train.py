@@ -13,7 +13,7 @@ from src.experiments import build
 from src.hardware import distributed
 from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build.datamodule(cfg)
     module = build.module(cfg)
+    verify_checkpoint(resume_path(cfg), module, resume=True)
     callbacks = build.callbacks(cfg) + trial_callbacks(cfg)  # trial_callbacks: Optuna sweeps only
     trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
     if trainer.is_global_zero:
