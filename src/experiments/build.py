@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ProgressB
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 
+from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError
 from src.hardware import distributed, runtime
 
@@ -20,6 +21,7 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     A :class:`UserError` raised while building (a missing data file, say) passes through as is.
     """
     node = OmegaConf.select(cfg, key)
+    check_arguments(node, key)  # a wrong-typed or unknown argument, named before anything runs
     try:
         return hydra.utils.instantiate(node, **kwargs)
     except InstantiationException as e:
