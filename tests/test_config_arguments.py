@@ -52,7 +52,7 @@ WRONG = {
     ),
     "a tuple of the wrong length": (
         ["optimizer.betas=[0.9]"],
-        "optimizer.betas=[0.9]: expected a list of 2 items",
+        "model.optimizer.betas=[0.9]: expected a list of 2 items",  # the model owns its optimizer
         "torch.optim.AdamW takes betas",
     ),
     "a value outside a Literal": (
