@@ -57,7 +57,7 @@ WRONG = {
     ),
     "a value outside a Literal": (
         ["scheduler=plateau", "scheduler.factory.mode=up"],
-        "scheduler.factory.mode='up': expected one of 'min', 'max'",
+        "model.scheduler.factory.mode='up': expected one of 'min', 'max'",
         "",
     ),
     "a nested target's argument": (
