@@ -180,8 +180,19 @@ class OptunaSweep:
             self._loop(study, search)
         finally:
             self._stop = True
-            trials = results.write(study, self, search, arguments)
+            trials = self.counted()
+            results.write(study, trials, self.sweep_dir, self._summary_settings(), arguments)
         return trials
+
+    def _summary_settings(self) -> results.StudySettings:
+        return results.StudySettings(
+            study_name=self.study_name,
+            storage=self.storage_url,
+            directions=self.directions,
+            objectives=list(self.s.objectives or [self.config.get("optimized_metric")]),
+            n_trials=self.n_trials,
+            plots=bool(self.s.plots),
+        )
 
     def _loop(self, study: optuna.Study, search: space.SearchSpace) -> None:
         while True:
