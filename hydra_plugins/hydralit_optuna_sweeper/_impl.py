@@ -23,6 +23,7 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from hydra_plugins.hydralit_optuna_sweeper import _objective as objective
 from hydra_plugins.hydralit_optuna_sweeper import _results as results
 from hydra_plugins.hydralit_optuna_sweeper import _space as space
 from hydra_plugins.hydralit_optuna_sweeper._outcome import Outcome, outcome_of
@@ -53,7 +54,8 @@ class OptunaSweep:
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
-        self.directions = _directions(self.s.direction)
+        self.objectives = objective.objectives(self.s.objectives, config)
+        self.directions = objective.directions(self.s.direction, self.objectives, config)
         self.study_name = self.s.study_name or "hydralit"
         self.n_trials = int(self.s.n_trials)
         self.running: set[int] = set()  # trial ids this process has in flight
@@ -67,17 +69,6 @@ class OptunaSweep:
         return str(url)
 
     def _check_settings(self) -> None:
-        objectives = list(self.s.objectives or [self.config.get("optimized_metric")])
-        if len(objectives) != len(self.directions):
-            raise SweepConfigError(
-                "direction",
-                OmegaConf.to_container(self.s.direction)
-                if OmegaConf.is_list(self.s.direction)
-                else self.s.direction,
-                f"{len(self.directions)} direction(s) for {len(objectives)} objective(s) "
-                f"{objectives}",
-                "give one direction per entry of hydra.sweeper.objectives",
-            )
         for key in ("n_trials", "n_jobs"):
             if int(self.s[key]) < 1:
                 raise SweepConfigError(key, self.s[key], "must be >= 1", f"set {key} to 1 or more")
@@ -189,7 +180,7 @@ class OptunaSweep:
             study_name=self.study_name,
             storage=self.storage_url,
             directions=self.directions,
-            objectives=list(self.s.objectives or [self.config.get("optimized_metric")]),
+            objectives=self.objectives,
             n_trials=self.n_trials,
             plots=bool(self.s.plots),
         )
@@ -259,12 +250,11 @@ class OptunaSweep:
         params = search.overrides(sampled) + [f"{k}={v}" for k, v in extra.items()]
         trial.set_user_attr("overrides", search.fixed + params)
         prune = len(self.directions) == 1 and "NopPruner" not in self.s.pruner._target_
-        monitor = (self.s.objectives or [self.config.get("optimized_metric")])[0]
         node = {
             "study_name": self.study_name,
             "storage": self.storage_url,
             "trial": trial.number,
-            "monitor": monitor,
+            "monitor": self.objectives[0],
             "prune": prune,
             # the job builds the same pruner: Optuna storages keep no pruner
             "pruner": self.pruner_cfg if prune else None,
@@ -339,19 +329,6 @@ class OptunaSweep:
                 f"Optuna sweep stopped: {len(failed)} failed trials exceed max_failure_rate="
                 f"{self.s.max_failure_rate} x n_trials={self.n_trials}. Last: {reasons}"
             )
-
-
-def _directions(value: Any) -> list[str]:
-    directions = list(value) if OmegaConf.is_list(value) or isinstance(value, list) else [value]
-    for d in directions:
-        if d not in ("maximize", "minimize"):
-            raise SweepConfigError(
-                "direction",
-                d,
-                "must be maximize or minimize",
-                "e.g. direction=maximize or direction=[maximize,minimize]",
-            )
-    return [str(d) for d in directions]
 
 
 def hydra_value(value: Any) -> str:

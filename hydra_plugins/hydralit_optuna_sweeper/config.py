@@ -154,8 +154,10 @@ class OptunaSweeperConf:
     # null: sqlite:///<sweep dir>/optuna.db. Any SQLAlchemy URL (postgresql://...), or
     # journal:///path/file.log (an append-only file for NFS clusters)
     storage: str | None = None
-    # maximize | minimize, or a list of them for several objectives
-    direction: Any = "maximize"
+    # null: from the job config's optimized_mode (max -> maximize, min -> minimize; maximize
+    # if the config has none). maximize | minimize, or a list of them, one per objective
+    # (required with several objectives); one contradicting optimized_mode is an error
+    direction: Any = None
     # null: the job's return value (optimized_metric); else metric names read from the job's
     # metrics.json, one per direction (e.g. [val/acc, model/params])
     objectives: list[str] | None = None

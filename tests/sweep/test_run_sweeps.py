@@ -103,6 +103,7 @@ def test_hparams_search_config_runs_and_prints_the_best_command(tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     sweep_dir = tmp_path / "digits_cnn" / "sweeps" / "digits_cnn"
     res = results(sweep_dir)
+    assert res["directions"] == ["maximize"]  # from optimized_mode: max
     assert res["trials_by_state"] == {"COMPLETE": 2}
     assert set(res["best_params"]) == {
         "optimizer",

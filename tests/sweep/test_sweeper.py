@@ -99,6 +99,16 @@ def test_multi_objective_writes_the_pareto_front(tmp_path: Path) -> None:
     assert (tmp_path / "pareto_front.png").exists()
 
 
+def test_direction_is_derived_from_optimized_mode(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path, "+optimized_mode=min", "hydra.sweeper.n_trials=3", "hydra.sweeper.plots=false"
+    )
+    assert out.returncode == 0, out.stderr
+    res = results(tmp_path)
+    assert res["directions"] == ["minimize"]
+    assert res["best_value"] == min(t.value for t in trials(tmp_path))
+
+
 def test_joblib_launcher_runs_batches_in_parallel(tmp_path: Path) -> None:
     out = sweep_app(
         tmp_path,
@@ -192,6 +202,16 @@ BAD_INPUT = {
         "2 direction(s) for 1 objective(s)",
     ),
     "unknown direction": (["hydra.sweeper.direction=maximise"], "must be maximize or minimize"),
+    "direction against optimized_mode": (
+        ["+optimized_mode=min", "hydra.sweeper.direction=maximize"],
+        "hydra.sweeper.direction='maximize': contradicts optimized_mode='min' for "
+        "optimized_metric='objective'. Fix: drop hydra.sweeper.direction (null derives it from "
+        "optimized_mode), or set optimized_mode=max",
+    ),
+    "several objectives without direction": (
+        ["hydra.sweeper.objectives=[objective,x]"],
+        "hydra.sweeper.direction=None: the 2 objectives ['objective', 'x'] need one direction",
+    ),
     "grid with interval": (["hydra/sweeper/sampler=grid"], "the grid sampler needs a finite set"),
 }
 
