@@ -172,7 +172,8 @@ class OptunaSweeperConf:
     # "package.module.function(cfg, trial) -> dict of extra overrides", for conditional spaces
     custom_search_space: str | None = None
     # seconds between liveness marks of running trials; a RUNNING trial without one for
-    # grace_period seconds belongs to a killed sweeper and is failed (and retried)
+    # grace_period seconds belongs to a killed sweeper and is failed (and retried). A trial
+    # whose sweeper ran on this machine and is gone is failed at once
     heartbeat_interval: int = 10
     grace_period: int = 60
     retry_stale: bool = True
