@@ -44,14 +44,14 @@ class PairDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 def samples_per_second(loader: Iterable[tuple[torch.Tensor, torch.Tensor]], n: int) -> float:
     start = time.perf_counter()
     seen = 0
-    for _, y in loader:
-        seen += len(y)
+    for batch in loader:
+        seen += len(batch["target"] if isinstance(batch, dict) else batch[1])
     assert seen == n, (seen, n)
     return n / (time.perf_counter() - start)
 
 
 def compare(label: str, x: torch.Tensor, y: torch.Tensor, batch_size: int, repeats: int) -> None:
-    tensor = TensorLoader(x, y, batch_size, shuffle=True)
+    tensor = TensorLoader({"x": x, "target": y}, batch_size, shuffle=True)
     standard = DataLoader(PairDataset(x, y), batch_size=batch_size, shuffle=True)
     fast: list[float] = []
     slow: list[float] = []
@@ -76,7 +76,7 @@ def main() -> None:
     torch.manual_seed(0)
     dm = InMemoryDataModule(load_digits, [1, 8, 8], 10, "multiclass", 10, args.batch_size)
     dm.setup("fit")
-    x, y = dm.splits["train"]
+    x, y = dm.splits["train"]["x"], dm.splits["train"]["target"]
     compare(f"digits train split {tuple(x.shape)}", x, y, args.batch_size, args.repeats)
     # MNIST-sized uint8 images, as the mnist/fashion_mnist data sets are held in memory
     x = torch.randint(0, 256, (60000, 1, 28, 28), dtype=torch.uint8)

@@ -49,7 +49,7 @@ from omegaconf import DictConfig, open_dict  # noqa: E402
 import src.config.schema  # noqa: E402, F401  registers the structured config
 from src.experiments import build  # noqa: E402
 from src.metrics import Mean  # noqa: E402
-from src.modules.classification import classification_metrics  # noqa: E402
+from src.modules.supervised import split_metrics  # noqa: E402
 from src.utils.checkpoint_io import wait_for_writes  # noqa: E402
 
 SPLITS = ("train", "val")
@@ -115,13 +115,9 @@ class SameWork:
     mean per split, and the best and last checkpoints."""
 
     def __init__(self, cfg: DictConfig, out: Path) -> None:
-        n, names = (
-            cfg.dataset.num_classes,
-            {"train": cfg.model.train_metrics, "val": cfg.model.metrics},
-        )
-        self.metrics = {
-            s: classification_metrics("multiclass", n, f"{s}/", names[s]) for s in SPLITS
-        }
+        built = build.instantiate(cfg, "model.metrics")  # the same metric nodes as the module
+        names = {"train": list(cfg.model.train_metrics), "val": list(cfg.model.metrics)}
+        self.metrics = {s: split_metrics(built, f"{s}/", names[s]) for s in SPLITS}
         self.loss = {s: Mean() for s in SPLITS}
         self.best, self.out = -1.0, out
         out.mkdir(parents=True, exist_ok=True)
@@ -150,11 +146,11 @@ class BareModule(pl.LightningModule):
         super().__init__()
         self.net, self.optimizer = net, optimizer
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], idx: int) -> torch.Tensor:
-        return F.cross_entropy(self.net(batch[0]), batch[1])
+    def training_step(self, batch: dict[str, torch.Tensor], idx: int) -> torch.Tensor:
+        return F.cross_entropy(self.net(batch["x"]), batch["target"])
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], idx: int) -> None:
-        F.cross_entropy(self.net(batch[0]), batch[1])
+    def validation_step(self, batch: dict[str, torch.Tensor], idx: int) -> None:
+        F.cross_entropy(self.net(batch["x"]), batch["target"])
 
     def configure_optimizers(self) -> Any:
         return self.optimizer(self.parameters())
@@ -174,7 +170,8 @@ class HandLoop:
     def epoch(self) -> Clock:
         start = clock()
         net, optimizer, work, bs = self.net, self.optimizer, self.work, self.bs
-        (x, y), (x_val, y_val) = self.dm.splits["train"], self.dm.splits["val"]
+        train, val = self.dm.splits["train"], self.dm.splits["val"]
+        (x, y), (x_val, y_val) = (train["x"], train["target"]), (val["x"], val["target"])
         augment = self.dm.augment
         net.train()
         order = torch.randperm(len(y))

@@ -88,8 +88,8 @@ BUILD = {
     ),
     "unknown constructor key": (
         ["+model.net.chanels=3"],
-        UserError,
-        "model.net: could not be built: Error in call to target 'src.networks.cnn.LeNet'",
+        ConfigError,
+        "model.net.chanels=3: expected an argument of src.networks.cnn.LeNet",
     ),
     "unknown network class": (
         ["model.net._target_=src.networks.cnn.LeNett"],

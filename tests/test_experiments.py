@@ -1,5 +1,6 @@
 """Every experiment in conf/experiment/ trains, validates and tests for a few batches."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -43,11 +44,6 @@ def test_experiment_runs_a_few_batches(
     cfg = compose_cfg(f"experiment={experiment}", *overrides)
     metrics = train(cfg)
     assert metrics["epochs"] == 1
-    objective = cfg.optimized_metric.split("/")[1]  # acc, auroc, or mse for regression
+    assert math.isfinite(metrics[cfg.optimized_metric])  # the experiment's own objective
     for split in ("train", "val", "test"):
-        assert metrics[f"{split}/loss"] == metrics[f"{split}/loss"]  # not NaN
-        if objective == "mse":
-            assert metrics[f"{split}/mse"] >= 0.0
-        else:
-            assert 0.0 <= metrics[f"{split}/acc"] <= 1.0
-    assert metrics[cfg.optimized_metric] == metrics[cfg.optimized_metric]
+        assert math.isfinite(metrics[f"{split}/loss"])

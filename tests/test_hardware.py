@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -122,16 +123,16 @@ def test_compile_trains_on_cpu(compose_cfg: Compose) -> None:
 def test_ddp_cpu_matches_one_process_on_the_same_global_batch(
     compose_cfg: Compose, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from src.utils import report
+    from src.callbacks.classification import ConfusionMatrixPlot
 
-    plotted: list[int] = []  # test samples in rank 0's confusion matrix / ROC plots
-    write_plots = report.write_plots
+    plotted: list[int] = []  # test samples in rank 0's confusion matrix
+    plot = ConfusionMatrixPlot.plot
 
-    def spy(out: Path, history: list, test_outputs: list, class_names: list) -> list[Path]:
-        plotted.append(sum(len(t) for _, t in test_outputs))
-        return write_plots(out, history, test_outputs, class_names)
+    def spy(self: ConfusionMatrixPlot, probs: Any, target: Any, *args: Any) -> Path:
+        plotted.append(len(target))
+        return plot(self, probs, target, *args)
 
-    monkeypatch.setattr(report, "write_plots", spy)
+    monkeypatch.setattr(ConfusionMatrixPlot, "plot", spy)
     ddp = train(compose_cfg(*DDP, *EQUIVALENT, run_dir=tmp_path / "ddp"))
     single = train(compose_cfg(*EQUIVALENT, run_dir=tmp_path / "single"))
     assert plotted[0] == plotted[1] > 0  # rank 0 plots every rank's predictions
@@ -248,3 +249,34 @@ def test_multi_gpu_strategies_train(compose_cfg: Compose, member: str, extra: st
     metrics = train(compose_cfg(f"hardware={member}", extra))
     assert metrics["world_size"] == torch.cuda.device_count()
     assert torch.isfinite(torch.tensor(metrics["val/loss"]))
+
+
+def _ranks(*scripts: str) -> distributed._Started:
+    procs = [subprocess.Popen([sys.executable, "-c", s]) for s in scripts]
+    return distributed._Started(env={}, procs=procs)
+
+
+def test_a_rank_failing_after_the_job_ended_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Lightning's watcher SIGKILLs rank 0 (here: pytest) for this; ours logs it."""
+    started = _ranks("import time, sys; time.sleep(0.3); sys.exit(3)")
+    started.done.set()  # rank 0 finished its part
+    watcher = distributed.RankWatcher(started, period_s=0.05, grace_s=0.1)
+    watcher.start()
+    watcher.join(timeout=5)
+    assert started.procs[0].wait(5) == 3 and not watcher.is_alive()
+
+
+def test_a_rank_failing_during_the_job_ends_the_other_ranks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = _ranks("import sys; sys.exit(2)", "import time; time.sleep(60)")
+    watcher = distributed.RankWatcher(started, period_s=0.05, grace_s=30)
+    watcher.start()
+    started.procs[1].wait(10)  # killed by the watcher, not after its 60 s
+    assert started.procs[1].returncode == -9
+    started.done.set()  # rank 0 finishes within the grace period: it is not killed
+    watcher.join(timeout=5)
+    assert not watcher.is_alive()
+    assert "exited with code 2" in caplog.text

@@ -6,7 +6,7 @@ import torchmetrics
 import torchmetrics.classification as tmc
 
 from src.metrics import Accuracy, F1Score, Mean, Precision, Recall, auroc
-from src.modules.classification import split_metrics
+from src.modules.supervised import split_metrics
 
 OURS = {"acc": Accuracy, "precision": Precision, "recall": Recall, "f1": F1Score}
 THEIRS = {

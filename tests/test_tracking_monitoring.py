@@ -87,13 +87,17 @@ def test_grad_norm_is_the_global_norm_of_all_gradients(
         net[1].double()
     for p in net.parameters():
         p.grad = torch.randn_like(p)
-    module = SimpleNamespace(parameters=net.parameters)
-    trainer = SimpleNamespace(_logger_connector=SimpleNamespace(should_update_logs=False))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    module = SimpleNamespace()
+    trainer = SimpleNamespace(
+        optimizers=[optimizer], _logger_connector=SimpleNamespace(should_update_logs=False)
+    )
     monitor = GradNormMonitor(norm_type)
     monitor.on_train_start(trainer, module)  # type: ignore[arg-type]
     monitor.on_train_epoch_start(trainer, module)  # type: ignore[arg-type]
-    monitor.on_before_optimizer_step(trainer, module, None)  # type: ignore[arg-type]
+    monitor.on_before_optimizer_step(trainer, module, optimizer)  # type: ignore[arg-type]
     every = torch.cat([p.grad.double().flatten() for p in net.parameters()])  # type: ignore[union-attr]
     expected = torch.linalg.vector_norm(every, norm_type)
-    assert monitor._uniform != mixed_dtypes
-    assert float(monitor._sum) == pytest.approx(float(expected), rel=1e-5)
+    key, _, uniform = monitor._params[id(optimizer)]
+    assert key == "train/grad_norm" and uniform != mixed_dtypes
+    assert float(monitor._sums[id(optimizer)]) == pytest.approx(float(expected), rel=1e-5)

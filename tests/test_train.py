@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from omegaconf import DictConfig
 
 from src.experiments import run
 from src.experiments.train import train
@@ -74,15 +75,14 @@ def test_eval_and_predict_a_checkpoint(compose_cfg: Compose, tmp_path: Path) -> 
     assert trained["run_dir"] != predicted["run_dir"]
 
 
-def run_entry(cfg: object) -> dict:
-    from importlib import import_module
+def run_entry(cfg: DictConfig) -> dict:
+    """The final metrics of the entry that ``cfg.mode`` names (conf/mode/<name>.yaml)."""
+    from hydra.utils import get_method
 
     from src.config.validate import validate
-    from src.experiments import ENTRIES
 
-    validate(cfg)  # type: ignore[arg-type]
-    module, func = ENTRIES[cfg.mode.value].split(":")  # type: ignore[attr-defined]
-    return getattr(import_module(module), func)(cfg)
+    validate(cfg)
+    return get_method(cfg.mode.entry)(cfg)
 
 
 def test_cli_trains_and_prints_metrics_and_run_dir(tmp_path: Path) -> None:

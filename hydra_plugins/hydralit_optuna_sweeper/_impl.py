@@ -2,13 +2,12 @@
 
 Trials are counted in the storage, not in this process, so a rerun of the same command resumes
 the study and several sweeper processes can share one study (PostgreSQL, say). A trial is
-"counted" unless it was excluded (left RUNNING by a killed sweeper and retried, or surplus
-when concurrent sweepers over-asked); the study is done when ``n_trials`` counted trials finished.
+"counted" unless it was excluded (left RUNNING by a killed sweeper and retried, surplus when
+concurrent sweepers over-asked, or a repeat of a counted trial's parameters); the study is done
+when ``n_trials`` counted trials finished and none is left RUNNING.
 """
 
 import logging
-import math
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,17 +22,21 @@ from hydra.utils import get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
+from hydra_plugins.hydralit_optuna_sweeper import _liveness as liveness
+from hydra_plugins.hydralit_optuna_sweeper import _objective as objective
 from hydra_plugins.hydralit_optuna_sweeper import _results as results
 from hydra_plugins.hydralit_optuna_sweeper import _space as space
 from hydra_plugins.hydralit_optuna_sweeper._outcome import Outcome, outcome_of
+from hydra_plugins.hydralit_optuna_sweeper._samplers import trial_seed
+from hydra_plugins.hydralit_optuna_sweeper._study import open_study, storage_url
 from hydra_plugins.hydralit_optuna_sweeper.errors import SweepConfigError
-from src.sweep.storage import open_storage
 
 log = logging.getLogger(__name__)
 
 EXCLUDED = "hydralit:excluded"  # user attr: why this trial does not count towards n_trials
-HEARTBEAT = "hydralit:heartbeat"  # system attr: last time its sweeper was seen alive
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# new asks after one that repeats a counted trial's parameters, before accepting a repeat
+MAX_REDRAWS = 10
+WAIT_S = 1.0  # between looks at other sweepers' trials once none is left to ask
 
 
 class OptunaSweep:
@@ -53,31 +56,15 @@ class OptunaSweep:
         self.launcher: Launcher = Plugins.instance().instantiate_launcher(
             hydra_context=hydra_context, task_function=task_function, config=config
         )
-        self.directions = _directions(self.s.direction)
+        self.objectives = objective.objectives(self.s.objectives, config)
+        self.directions = objective.directions(self.s.direction, self.objectives, config)
         self.study_name = self.s.study_name or "hydralit"
         self.n_trials = int(self.s.n_trials)
-        self.running: set[int] = set()  # trial ids this process has in flight
+        self.grid = "GridSampler" in self.s.sampler._target_
         self.ids: dict[int, int] = {}  # trial number -> storage trial id
 
     # --- setup, all checks before any trial runs ------------------------------------------
-    def _storage_url(self) -> str:
-        url = self.s.storage
-        if url is None:
-            return f"sqlite:///{self.sweep_dir / 'optuna.db'}"
-        return str(url)
-
     def _check_settings(self) -> None:
-        objectives = list(self.s.objectives or [self.config.get("optimized_metric")])
-        if len(objectives) != len(self.directions):
-            raise SweepConfigError(
-                "direction",
-                OmegaConf.to_container(self.s.direction)
-                if OmegaConf.is_list(self.s.direction)
-                else self.s.direction,
-                f"{len(self.directions)} direction(s) for {len(objectives)} objective(s) "
-                f"{objectives}",
-                "give one direction per entry of hydra.sweeper.objectives",
-            )
         for key in ("n_trials", "n_jobs"):
             if int(self.s[key]) < 1:
                 raise SweepConfigError(key, self.s[key], "must be >= 1", f"set {key} to 1 or more")
@@ -100,95 +87,86 @@ class OptunaSweep:
                 f"check the keys under hydra.sweeper.{key}",
             ) from e
 
-    def _sampler_and_pruner(self, search: space.SearchSpace) -> tuple[Any, Any]:
-        grid = {"search_space": search.grid()} if "GridSampler" in self.s.sampler._target_ else {}
-        if grid:
-            size = math.prod(len(v) for v in grid["search_space"].values())
-            if size < self.n_trials:
-                log.warning(
-                    "the grid has %d points: n_trials=%d lowered to %d", size, self.n_trials, size
-                )
-                self.n_trials = size
-        return self._build(self.s.sampler, "sampler", **grid), self._build(
-            self.pruner_cfg, "pruner"
-        )
+    def _sampler(self, search: space.SearchSpace, n_in_study: int = 0) -> Any:
+        kwargs: dict[str, Any] = {"search_space": search.grid()} if self.grid else {}
+        seed = self.s.sampler.get("seed")
+        if seed is not None:
+            kwargs["seed"] = trial_seed(self.s.sampler._target_, seed, n_in_study)
+        return self._build(self.s.sampler, "sampler", **kwargs)
 
-    def _open_study(self, sampler: Any, pruner: Any) -> optuna.Study:
-        if self.storage_url.startswith("sqlite:///"):
-            Path(self.storage_url.removeprefix("sqlite:///")).parent.mkdir(
-                parents=True, exist_ok=True
+    def _cap_to_grid(self, search: space.SearchSpace) -> None:
+        size = search.size()
+        if self.grid and size is not None and size < self.n_trials:
+            log.warning(
+                "the grid has %d points: n_trials=%d lowered to %d", size, self.n_trials, size
             )
-        try:
-            self.storage = open_storage(self.storage_url)
-            return optuna.create_study(
-                study_name=self.study_name,
-                storage=self.storage,
-                sampler=sampler,
-                pruner=pruner,
-                directions=self.directions,  # type: ignore[arg-type]
-                load_if_exists=True,
-            )
-        except ValueError as e:  # an existing study with other directions
-            raise SweepConfigError(
-                "study_name",
-                self.study_name,
-                str(e),
-                "use a new study_name or the study's directions",
-            ) from e
-        except Exception as e:
-            fix = (
-                "install its database driver and name it in the URL, e.g. postgresql+psycopg2://..."
-                if isinstance(e, ImportError)
-                else "check that the database is up and the URL right"
-            )
-            raise SweepConfigError(
-                "storage",
-                self.storage_url,
-                f"cannot open the study storage ({type(e).__name__}: {str(e).splitlines()[0]})",
-                fix,
-            ) from e
+            self.n_trials = size
 
-    # --- the loop ---------------------------------------------------------------------------
-    def sweep(
+    def _prepare(
         self, arguments: list[str], validate: Callable[[Sequence[Sequence[str]]], None]
-    ) -> list[FrozenTrial]:
+    ) -> tuple[space.SearchSpace, Any, Any]:
+        """Every check that needs no storage: the search space, sampler and pruner."""
         # ${hydra:...} in the sweep dir (e.g. via ${name}) resolves against the set config
         HydraConfig.instance().set_config(self.config)
         self.sweep_dir = Path(self.config.hydra.sweep.dir).absolute()
         # resolved against the whole config: max_resource: ${trainer.max_epochs}, say
         self.pruner_cfg = OmegaConf.to_container(self.config.hydra.sweeper.pruner, resolve=True)
-        self.storage_url = self._storage_url()
+        self.storage_url = storage_url(self.s.storage, self.sweep_dir)
         self._check_settings()
         search = space.parse(OmegaConf.to_container(self.s.params) or {}, arguments)  # type: ignore[arg-type]
-        validate([search.fixed + search.overrides(_sample_point(search))])
-        sampler, pruner = self._sampler_and_pruner(search)
+        validate([search.fixed + search.overrides(search.first_point())])
+        sampler, pruner = self._sampler(search), self._build(self.pruner_cfg, "pruner")
+        self._cap_to_grid(search)
+        return search, sampler, pruner
+
+    # --- the loop ---------------------------------------------------------------------------
+    def sweep(
+        self, arguments: list[str], validate: Callable[[Sequence[Sequence[str]]], None]
+    ) -> list[FrozenTrial]:
+        search, sampler, pruner = self._prepare(arguments, validate)
         if self.s.dry_run:
             log.info("dry run: search space %s, fixed %s", search.distributions, search.fixed)
             return []
-        study = self._open_study(sampler, pruner)
+        study, self.storage = open_study(
+            self.storage_url, self.study_name, sampler, pruner, self.directions
+        )
         self.study_id = self.storage.get_study_id_from_name(self.study_name)
         log.info(
-            "Optuna study '%s' in %s: %d trial(s) wanted, %d per batch",
+            "Optuna study '%s' in %s: %d trial(s) wanted, %d already in it, %d per batch",
             self.study_name,
             self.storage_url,
             self.n_trials,
+            len(self._trials()),
             self.s.n_jobs,
         )
-        self._stop = False
-        threading.Thread(target=self._heartbeat, daemon=True).start()
+        self.heartbeat = liveness.Heartbeat(self.storage, float(self.s.heartbeat_interval))
+        self.heartbeat.start()
         try:
             self._loop(study, search)
         finally:
-            self._stop = True
-            trials = results.write(study, self, search, arguments)
+            self.heartbeat.stop()
+            trials = self.counted()
+            results.write(study, trials, self.sweep_dir, self._summary_settings(), arguments)
         return trials
+
+    def _summary_settings(self) -> results.StudySettings:
+        return results.StudySettings(
+            study_name=self.study_name,
+            storage=self.storage_url,
+            directions=self.directions,
+            objectives=self.objectives,
+            n_trials=self.n_trials,
+            plots=bool(self.s.plots),
+        )
 
     def _loop(self, study: optuna.Study, search: space.SearchSpace) -> None:
         while True:
-            self._fail_stale(study)
+            self._fail_orphans(study)
             self._check_failures()
             batch = self._ask_batch(study, search)
             if not batch:
+                if self._wait_for_others():
+                    continue
                 return
             overrides = [self._job_overrides(t, search) for t in batch]
             try:
@@ -216,18 +194,54 @@ class OptunaSweep:
         for _ in range(int(self.s.n_jobs)):
             if room <= 0 and not waiting:
                 break
-            trial = study.ask(fixed_distributions=dict(search.distributions))
-            self._mark_alive(self._id(trial.number))
-            if not self._in_quota(trial.number):
-                # a concurrent sweeper took the last slot between our count and our ask
-                self.storage.set_trial_user_attr(self._id(trial.number), EXCLUDED, "surplus")
-                study.tell(trial, state=TrialState.FAIL)
-                self.running.discard(self._id(trial.number))
+            trial = self._ask(study, search)
+            if trial is None:
                 break
             batch.append(trial)
             room -= 1
             waiting = any(t.state == TrialState.WAITING for t in self._trials())
         return batch
+
+    def _ask(self, study: optuna.Study, search: space.SearchSpace) -> optuna.Trial | None:
+        """A new trial, or None when a concurrent sweeper took the last slot.
+
+        A trial that repeats a counted trial's parameters would spend a whole run on a known
+        result: it is excluded and asked again, up to MAX_REDRAWS times. A grid (its sampler
+        walks the points itself) and a finite space whose points were all used may repeat.
+        """
+        trial = self._ask_in_quota(study, search)
+        for _ in range(MAX_REDRAWS):
+            if trial is None or self.grid:
+                return trial
+            earlier = [t for t in self.counted() if t.number < trial.number]
+            twin = search.repeat_of(trial.params, earlier)
+            if twin is None:
+                return trial
+            self._exclude(study, trial, f"repeats trial {twin}'s parameters, asked again")
+            trial = self._ask_in_quota(study, search)
+        return trial
+
+    def _ask_in_quota(self, study: optuna.Study, search: space.SearchSpace) -> optuna.Trial | None:
+        self._reseed(study, search)
+        trial = study.ask(fixed_distributions=dict(search.distributions))
+        self.heartbeat.mark(self._id(trial.number))
+        if self._in_quota(trial.number):
+            return trial
+        # a concurrent sweeper took the last slot between our count and our ask
+        self._exclude(study, trial, "surplus")
+        return None
+
+    def _reseed(self, study: optuna.Study, search: space.SearchSpace) -> None:
+        """A seeded sampler asks each trial with its own seed (``_samplers.trial_seed``)."""
+        seed = self.s.sampler.get("seed")
+        n = len(self._trials())
+        if trial_seed(self.s.sampler._target_, seed, n) != seed:
+            study.sampler = self._sampler(search, n)
+
+    def _exclude(self, study: optuna.Study, trial: optuna.Trial, why: str) -> None:
+        self.storage.set_trial_user_attr(self._id(trial.number), EXCLUDED, why)
+        study.tell(trial, state=TrialState.FAIL)
+        self.heartbeat.release(self._id(trial.number))
 
     def _id(self, number: int) -> int:
         if number not in self.ids:
@@ -248,12 +262,11 @@ class OptunaSweep:
         params = search.overrides(sampled) + [f"{k}={v}" for k, v in extra.items()]
         trial.set_user_attr("overrides", search.fixed + params)
         prune = len(self.directions) == 1 and "NopPruner" not in self.s.pruner._target_
-        monitor = (self.s.objectives or [self.config.get("optimized_metric")])[0]
         node = {
             "study_name": self.study_name,
             "storage": self.storage_url,
             "trial": trial.number,
-            "monitor": monitor,
+            "monitor": self.objectives[0],
             "prune": prune,
             # the job builds the same pruner: Optuna storages keep no pruner
             "pruner": self.pruner_cfg if prune else None,
@@ -261,7 +274,7 @@ class OptunaSweep:
         return [
             *search.fixed,
             *params,
-            f"++optuna={hydra_value(node)}",
+            f"++optuna={space.hydra_value(node)}",
             f"hydra.sweep.subdir=trial_{trial.number}",
         ]
 
@@ -280,42 +293,41 @@ class OptunaSweep:
             else:
                 study.tell(trial, values=result.values)
         finally:
-            self.running.discard(self._id(trial.number))
+            self.heartbeat.release(self._id(trial.number))
 
-    # --- liveness and failures ----------------------------------------------------------
-    def _mark_alive(self, trial_id: int) -> None:
-        self.running.add(trial_id)
-        self.storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
-
-    def _heartbeat(self) -> None:
-        # a separate thread so that a long synchronous batch keeps its trials alive
-        beat = int(self.s.heartbeat_interval)
-        while not getattr(self, "_stop", False):
-            time.sleep(beat)
-            for trial_id in list(self.running):
-                try:
-                    self.storage.set_trial_system_attr(trial_id, HEARTBEAT, time.time())
-                except optuna.exceptions.UpdateFinishedTrialError:
-                    self.running.discard(trial_id)  # told between listing and marking
-
-    def _fail_stale(self, study: optuna.Study) -> None:
-        """Fail RUNNING trials whose sweeper stopped beating; re-queue their params."""
-        now, grace = time.time(), float(self.s.grace_period)
+    # --- orphans and failures -----------------------------------------------------------
+    def _fail_orphans(self, study: optuna.Study) -> None:
+        """Fail RUNNING trials whose sweeper is gone (see ``_liveness``); re-queue their params."""
+        grace = float(self.s.grace_period)
         for t in self._trials(states=(TrialState.RUNNING,)):
-            last = t.system_attrs.get(HEARTBEAT)
-            if self._id(t.number) in self.running or last is None or now - float(last) < grace:
+            trial_id = self._id(t.number)
+            if trial_id in self.heartbeat.running:
+                continue  # ours, alive
+            reason = liveness.orphan_reason(t, grace)
+            if reason is None:
                 continue
-            reason = f"stale: no heartbeat for {now - float(last):.0f} s (its sweeper was killed?)"
             try:
-                self.storage.set_trial_user_attr(self._id(t.number), "fail_reason", reason)
+                self.storage.set_trial_user_attr(trial_id, "fail_reason", reason)
                 if self.s.retry_stale:
-                    self.storage.set_trial_user_attr(self._id(t.number), EXCLUDED, "stale, retried")
-                self.storage.set_trial_state_values(self._id(t.number), TrialState.FAIL)
+                    self.storage.set_trial_user_attr(trial_id, EXCLUDED, "orphaned, retried")
+                self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue  # another sweeper got there first
             log.warning("trial %d: %s", t.number, reason)
             if self.s.retry_stale:
                 study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+
+    def _wait_for_others(self) -> bool:
+        """Sleep a little if other sweepers still run counted trials; False once none does.
+
+        Until then the study is not done: such a trial may fail (and be retried here), or be
+        left RUNNING by a sweeper that dies.
+        """
+        others = [t.number for t in self.counted() if t.state == TrialState.RUNNING]
+        if others:
+            log.debug("waiting for trial(s) %s of other sweepers", others)
+            time.sleep(WAIT_S)
+        return bool(others)
 
     def _check_failures(self) -> None:
         failed = [t for t in self.counted() if t.state == TrialState.FAIL]
@@ -328,39 +340,3 @@ class OptunaSweep:
                 f"Optuna sweep stopped: {len(failed)} failed trials exceed max_failure_rate="
                 f"{self.s.max_failure_rate} x n_trials={self.n_trials}. Last: {reasons}"
             )
-
-
-def _directions(value: Any) -> list[str]:
-    directions = list(value) if OmegaConf.is_list(value) or isinstance(value, list) else [value]
-    for d in directions:
-        if d not in ("maximize", "minimize"):
-            raise SweepConfigError(
-                "direction",
-                d,
-                "must be maximize or minimize",
-                "e.g. direction=maximize or direction=[maximize,minimize]",
-            )
-    return [str(d) for d in directions]
-
-
-def hydra_value(value: Any) -> str:
-    """``value`` in Hydra's override grammar: ``{a:1,b:'text',c:[1,2],d:null}``."""
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(hydra_value(v) for v in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "\\'") + "'"
-
-
-def _sample_point(search: space.SearchSpace) -> dict[str, Any]:
-    """One value per parameter (its lowest), to check that every key exists in the config."""
-    point: dict[str, Any] = {}
-    for key, dist in search.distributions.items():
-        point[key] = dist.choices[0] if hasattr(dist, "choices") else dist.low  # type: ignore[attr-defined]
-    return point

@@ -5,36 +5,45 @@ import logging
 import shlex
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
-from hydra_plugins.hydralit_optuna_sweeper._space import SearchSpace
-
-if TYPE_CHECKING:
-    from hydra_plugins.hydralit_optuna_sweeper._impl import OptunaSweep
-
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StudySettings:
+    """What the summary says about the study besides its trials."""
+
+    study_name: str
+    storage: str
+    directions: list[str]
+    objectives: list[str]
+    n_trials: int
+    plots: bool
+
+
 def write(
-    study: optuna.Study, sweep: "OptunaSweep", search: SearchSpace, arguments: list[str]
-) -> list[FrozenTrial]:
-    """Write the result files and print the summary; returns the counted trials."""
-    trials = sweep.counted()
-    out = sweep.sweep_dir
+    study: optuna.Study,
+    trials: list[FrozenTrial],
+    out: Path,
+    settings: StudySettings,
+    arguments: list[str],
+) -> None:
+    """Write the result files of the counted ``trials`` to ``out`` and print the summary."""
     out.mkdir(parents=True, exist_ok=True)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    summary = _summary(study, sweep, trials, done, arguments, search)
+    summary = _summary(study, settings, trials, done, arguments)
     OmegaConf.save(OmegaConf.create(summary), out / "optimization_results.yaml")
     write_csv(study.get_trials(deepcopy=False), out / "trials.csv")
-    if sweep.s.plots and done:
+    if settings.plots and done:
         write_plots(study, out)
     _print(summary, out)
-    return trials
 
 
 def best_trials(study: optuna.Study, done: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -45,11 +54,10 @@ def best_trials(study: optuna.Study, done: list[FrozenTrial]) -> list[FrozenTria
 
 def _summary(
     study: optuna.Study,
-    sweep: "OptunaSweep",
+    settings: StudySettings,
     trials: list[FrozenTrial],
     done: list[FrozenTrial],
     arguments: list[str],
-    search: SearchSpace,
 ) -> dict[str, Any]:
     states = Counter(t.state.name for t in trials)
     best = [
@@ -62,15 +70,15 @@ def _summary(
         for t in best_trials(study, done)
     ]
     summary: dict[str, Any] = {
-        "study_name": sweep.study_name,
-        "storage": sweep.storage_url,
-        "directions": sweep.directions,
-        "objectives": list(sweep.s.objectives or [sweep.config.get("optimized_metric")]),
-        "n_trials": sweep.n_trials,
+        "study_name": settings.study_name,
+        "storage": settings.storage,
+        "directions": list(settings.directions),
+        "objectives": list(settings.objectives),
+        "n_trials": settings.n_trials,
         "trials_by_state": dict(states),
         "arguments": list(arguments),
     }
-    if len(sweep.directions) == 1:
+    if len(settings.directions) == 1:
         summary["best_value"] = best[0]["values"][0] if best else None  # type: ignore[index]
         summary["best_params"] = best[0]["params"] if best else None
         summary["best_trial"] = best[0] if best else None

@@ -23,6 +23,7 @@ from optuna.distributions import (
     FloatDistribution,
     IntDistribution,
 )
+from optuna.trial import FrozenTrial
 
 from hydra_plugins.hydralit_optuna_sweeper.errors import SweepConfigError
 
@@ -43,6 +44,37 @@ class SearchSpace:
             text = self.encoded.get(key, {}).get(value)
             out.append(f"{key}={text if text is not None else _format(value)}")
         return out
+
+    def size(self) -> int | None:
+        """How many distinct points the space has; None when a parameter is continuous."""
+        n = 1
+        for dist in self.distributions.values():
+            if isinstance(dist, CategoricalDistribution):
+                n *= len(dist.choices)
+            elif isinstance(dist, IntDistribution | FloatDistribution) and dist.step:
+                n *= round((dist.high - dist.low) / dist.step) + 1
+            else:
+                return None
+        return n
+
+    def first_point(self) -> dict[str, Any]:
+        """One value per parameter (its lowest), to check that every key exists in a config."""
+        return {
+            key: dist.choices[0] if isinstance(dist, CategoricalDistribution) else dist.low  # type: ignore[attr-defined]
+            for key, dist in self.distributions.items()
+        }
+
+    def repeat_of(self, params: dict[str, Any], earlier: list[FrozenTrial]) -> int | None:
+        """The number of the first ``earlier`` trial with the same values of this space's
+        parameters as ``params``; None if none, or if ``earlier`` used every point."""
+        keys = sorted(self.distributions)
+        seen: dict[tuple, int] = {}
+        for t in earlier:
+            seen.setdefault(tuple(t.params.get(k) for k in keys), t.number)
+        size = self.size()
+        if not keys or (size is not None and len(seen) >= size):
+            return None
+        return seen.get(tuple(params.get(k) for k in keys))
 
     def grid(self) -> dict[str, list[Any]]:
         """Every value of each parameter, for GridSampler; intervals without a step are refused."""
@@ -151,3 +183,18 @@ def _interval(key: str, value: IntervalSweep) -> BaseDistribution:
     if isinstance(low, int) and isinstance(high, int):
         return IntDistribution(low, high, log=log)
     return FloatDistribution(float(low), float(high), log=log)
+
+
+def hydra_value(value: Any) -> str:
+    """``value`` in Hydra's override grammar: ``{a:1,b:'text',c:[1,2],d:null}``."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "\\'") + "'"

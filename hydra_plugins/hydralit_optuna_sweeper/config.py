@@ -154,8 +154,10 @@ class OptunaSweeperConf:
     # null: sqlite:///<sweep dir>/optuna.db. Any SQLAlchemy URL (postgresql://...), or
     # journal:///path/file.log (an append-only file for NFS clusters)
     storage: str | None = None
-    # maximize | minimize, or a list of them for several objectives
-    direction: Any = "maximize"
+    # null: from the job config's optimized_mode (max -> maximize, min -> minimize; maximize
+    # if the config has none). maximize | minimize, or a list of them, one per objective
+    # (required with several objectives); one contradicting optimized_mode is an error
+    direction: Any = None
     # null: the job's return value (optimized_metric); else metric names read from the job's
     # metrics.json, one per direction (e.g. [val/acc, model/params])
     objectives: list[str] | None = None
@@ -170,7 +172,8 @@ class OptunaSweeperConf:
     # "package.module.function(cfg, trial) -> dict of extra overrides", for conditional spaces
     custom_search_space: str | None = None
     # seconds between liveness marks of running trials; a RUNNING trial without one for
-    # grace_period seconds belongs to a killed sweeper and is failed (and retried)
+    # grace_period seconds belongs to a killed sweeper and is failed (and retried). A trial
+    # whose sweeper ran on this machine and is gone is failed at once
     heartbeat_interval: int = 10
     grace_period: int = 60
     retry_stale: bool = True

@@ -11,12 +11,12 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from src.config.checkpoint_file import check_checkpoint_file
 from src.errors import ConfigError, user_error_in
 from src.hardware.checks import check_hardware
 
@@ -182,18 +182,13 @@ def _find_spec(module: str) -> Any:
 
 def _check_checkpoint(cfg: DictConfig) -> None:
     ckpt, resume, mode = cfg.get("ckpt_path"), cfg.get("resume"), cfg.mode
-    if ckpt is not None and not Path(ckpt).is_file():
-        raise ConfigError(
-            "ckpt_path",
-            ckpt,
-            "an existing checkpoint file",
-            "pass the path of a .ckpt file, e.g. outputs/<name>/<time>/checkpoints/last.ckpt",
-        )
+    if ckpt is not None:
+        check_checkpoint_file("ckpt_path", str(ckpt))
     if resume is not None:
         if ckpt is not None:
             raise ConfigError("resume", resume, "null when ckpt_path is set", "use one of the two")
-        if resume != "latest" and not Path(resume).is_file():
-            raise ConfigError("resume", resume, "'latest' or an existing checkpoint file")
+        if resume != "latest":
+            check_checkpoint_file("resume", str(resume))
     if mode.needs_checkpoint and ckpt is None and resume is None:
         raise ConfigError(
             "ckpt_path",

@@ -125,9 +125,10 @@ class InMemoryDataModule(pl.LightningDataModule):
 
     def _split_all(self, data: Arrays) -> dict[str, Inputs]:
         rows = data.inputs | {"target": data.y}
-        test = None if data.test_inputs is None else data.test_inputs | {"target": data.y_test}
-        if test is None or data.y_test is None:
+        if data.test_inputs is None or data.y_test is None:
             rows, test = self._split(rows, self.test_fraction)
+        else:
+            test = data.test_inputs | {"target": data.y_test}
         train, val = self._split(rows, self.val_fraction)
         return {"train": train, "val": val, "test": test}
 

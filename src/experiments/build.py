@@ -1,6 +1,7 @@
 """Builders shared by the entry functions: every object comes from its config's ``_target_``."""
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import hydra
@@ -12,6 +13,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
 
@@ -24,6 +26,7 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
     """
     try:
         node = OmegaConf.select(cfg, key)
+        check_arguments(node, key)  # a wrong-typed or unknown argument, named before anything runs
         return hydra.utils.instantiate(node, **kwargs)
     except (InstantiationException, InterpolationResolutionError) as e:
         if (cause := user_error_in(e)) is not None:
@@ -43,22 +46,22 @@ def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
         ) from e
 
 
-def datamodule(cfg: DictConfig, checkpoint: str | None = None) -> pl.LightningDataModule:
+def datamodule(
+    cfg: DictConfig, checkpoint: Mapping[str, Any] | None = None
+) -> pl.LightningDataModule:
     """The data set, batched per process as ``hardware.per_device_batch_size`` says.
 
-    With a ``checkpoint``, the preprocessing its run learned from the training data
-    (normalisation statistics, class names, vocabularies: the datamodule's ``state_dict``,
-    which Lightning saves in every checkpoint) is loaded before the data are, so evaluation and
-    prediction apply exactly that run's pipeline, without needing its training data.
+    With a loaded ``checkpoint``, the preprocessing its run learned from the training data
+    (normalisation statistics, class names, encoders: the datamodule's ``state_dict``, which
+    Lightning saves in every checkpoint) is restored before the data are loaded, so evaluation
+    and prediction apply exactly that run's pipeline without needing its training data.
     """
     hw = cfg.hardware
     built = instantiate(
         cfg, "dataset", batch_size=hw.per_device_batch_size, pin_memory=hw.pin_memory
     )
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint).get(type(built).__qualname__)
-        if state:
-            built.load_state_dict(state)
+    if checkpoint and (state := checkpoint.get(type(built).__qualname__)):
+        built.load_state_dict(state)
     return built
 
 
@@ -76,11 +79,6 @@ def callbacks(cfg: DictConfig) -> list[Callback]:
     return built + [
         instantiate(cfg, f"compression.callbacks.{k}") for k, v in extra.items() if v is not None
     ]
-
-
-def load_checkpoint(path: str) -> dict[str, Any]:
-    """A checkpoint's contents on the CPU (memory-mapped: tensors are read when touched)."""
-    return torch.load(path, map_location="cpu", mmap=True, weights_only=False)
 
 
 def loggers(cfg: DictConfig) -> list[Logger]:

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from src.experiments import build
 from src.experiments.train import scalars
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -18,8 +18,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     ckpt = resume_path(cfg)
-    datamodule = build.datamodule(cfg, checkpoint=ckpt)
     module = build.module(cfg)
+    # one line naming the file when it is foreign, damaged or of another model or data set
+    checkpoint = verify_checkpoint(ckpt, module)
+    datamodule = build.datamodule(cfg, checkpoint)
     trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
     if trainer.is_global_zero:
         report.save_config(cfg, out)

@@ -13,7 +13,7 @@ from src.errors import UserError
 from src.experiments import build
 from src.hardware import distributed
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 Columns = dict[str, torch.Tensor]
 
@@ -27,8 +27,10 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     ckpt = resume_path(cfg)
-    datamodule = build.datamodule(cfg, checkpoint=ckpt)
     module = build.module(cfg)
+    # one line naming the file when it is foreign, damaged or of another model or data set
+    checkpoint = verify_checkpoint(ckpt, module)
+    datamodule = build.datamodule(cfg, checkpoint)
     trainer = build.trainer(cfg, build.callbacks(cfg), [])
     batches = cast(
         list[Columns], trainer.predict(module, datamodule=datamodule, ckpt_path=ckpt) or []

@@ -12,7 +12,7 @@ from src.callbacks.history import MetricHistory
 from src.experiments import build
 from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import report
-from src.utils.checkpoints import resume_path
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
+    ckpt = resume_path(cfg)
     datamodule = build.datamodule(cfg)
     module = build.module(cfg)
+    verify_checkpoint(ckpt, module, resume=True)  # a foreign or damaged file: one clear line
     callbacks = build.callbacks(cfg) + trial_callbacks(cfg)  # trial_callbacks: Optuna sweeps only
     trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
     if trainer.is_global_zero:
@@ -35,7 +37,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if cfg.print_config:
             report.print_config(cfg)
 
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(cfg))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt)
     if cfg.get("optuna") is not None and stop_if_pruned(trainer):
         return {}  # a rank > 0 of a pruned sweep trial; rank 0 raised optuna.TrialPruned
     curves = history(trainer)  # before loading the best checkpoint rewinds the callbacks

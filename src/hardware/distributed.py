@@ -33,15 +33,20 @@ so) the launcher starts nothing, and each process runs ``run.py`` itself.
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.fabric.plugins import ClusterEnvironment
+from lightning.fabric.utilities.distributed import _set_num_threads_if_needed
 from lightning.pytorch.strategies import Strategy
 from lightning.pytorch.strategies.launchers.subprocess_script import _SubprocessScriptLauncher
 from omegaconf import DictConfig, OmegaConf
@@ -56,6 +61,8 @@ class _Started:
 
     env: dict[str, str]
     procs: list[subprocess.Popen]
+    #: set when rank 0's part of the job has returned or raised
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 _STARTED: list[_Started] = []
@@ -94,6 +101,27 @@ class JobLauncher(_SubprocessScriptLauncher):
         self.procs = [self._start(rank) for rank in range(1, self.num_processes)]
         _STARTED.append(_Started(env, self.procs))
 
+    def launch(self, function: Callable, *args: Any, trainer: Any = None, **kwargs: Any) -> Any:
+        """Start the extra ranks, watch them, and run ``function`` as rank 0.
+
+        Lightning's own watcher SIGKILLs this process whenever a rank exits with an error, even
+        after the job has ended: that ends a whole in-process sweep (or a test session) for a
+        rank that failed on a trial's bad config, or at shutdown. :class:`RankWatcher` does that
+        only while rank 0 cannot finish on its own.
+        """
+        env = self.cluster_environment
+        env.validate_settings(num_devices=self.num_processes, num_nodes=self.num_nodes)
+        if env.creates_processes_externally:
+            return function(*args, **kwargs)
+        self._call_children_scripts()
+        started = _STARTED[-1]
+        RankWatcher(started).start()
+        _set_num_threads_if_needed(num_processes=self.num_processes)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            started.done.set()
+
     def _start(self, local_rank: int) -> subprocess.Popen:
         path = os.pathsep.join(p for p in (_PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
         env = {**os.environ, "LOCAL_RANK": str(local_rank), "PYTHONPATH": path}
@@ -104,6 +132,36 @@ class JobLauncher(_SubprocessScriptLauncher):
         proc.stdin.write(self.job)
         proc.stdin.close()
         return proc
+
+
+class RankWatcher(threading.Thread):
+    """Watches a job's extra ranks; a rank that exits with an error ends the job.
+
+    The other ranks are killed at once (they would wait for it in a collective forever). Rank
+    0, this process, is given ``grace_s`` to finish its part, which it does when it failed too
+    or had no collective left; past that it is stuck in a collective and is SIGKILLed, as
+    Lightning does. After rank 0 has finished, a rank's exit code is only logged.
+    """
+
+    def __init__(self, started: _Started, period_s: float = 1.0, grace_s: float = 60.0) -> None:
+        super().__init__(daemon=True, name="rank-watcher")
+        self.started, self.period_s, self.grace_s = started, period_s, grace_s
+
+    def run(self) -> None:
+        procs, done = self.started.procs, self.started.done
+        while not done.wait(self.period_s):
+            failed = [p for p in procs if p.poll() not in (None, 0)]
+            if not failed:
+                continue
+            for proc in failed:
+                log.error("rank process %d exited with code %d", proc.pid, proc.returncode)
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+            if not done.wait(self.grace_s):
+                log.error("rank 0 is stuck waiting for a rank that exited: ending it")
+                os.kill(os.getpid(), signal.SIGKILL)
+            return
 
 
 def job_payload(cfg: DictConfig) -> bytes:

@@ -1,43 +1,19 @@
 """Classification of images, signals, tabular rows and any named inputs (multiclass or binary)."""
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any
 
-import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.optim import Optimizer
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import Metric
 
 from src.errors import ConfigError
-from src.metrics import Mean
-from src.networks.init import initialize
+from src.modules.supervised import Batch, SupervisedModule, inputs_of
 from src.optim import SchedulerSpec
-from src.utils.steps import is_logging_step
-
-Batch = dict[str, torch.Tensor]
 
 
-def split_metrics(
-    metrics: Mapping[str, Metric], prefix: str, names: Sequence[str] | None = None
-) -> MetricCollection:
-    """Fresh copies of ``metrics`` (those in ``names``, default all), logged as ``<prefix><name>``.
-
-    Metrics that keep the same state (accuracy, precision, recall and F1 share one confusion
-    matrix, src.metrics) are updated once per batch through MetricCollection's compute groups.
-    """
-    names = list(metrics) if names is None else names
-    return MetricCollection({n: metrics[n].clone() for n in names}, prefix=prefix)
-
-
-def inputs_of(batch: Batch) -> Batch:
-    """The named inputs of a batch: everything but its ``target``."""
-    return {k: v for k, v in batch.items() if k != "target"}
-
-
-class ClassificationModule(pl.LightningModule):
+class ClassificationModule(SupervisedModule):
     """Trains ``net`` to classify; logs loss and metrics per split as ``<split>/<name>``.
 
     Args:
@@ -60,6 +36,8 @@ class ClassificationModule(pl.LightningModule):
         callbacks: the task's own callbacks (plots of the test split), added to the trainer's.
     """
 
+    progress_metric = "acc"
+
     def __init__(
         self,
         net: nn.Module,
@@ -76,28 +54,14 @@ class ClassificationModule(pl.LightningModule):
         init: str = "default",
         callbacks: Mapping[str, Callback] | None = None,
     ) -> None:
-        super().__init__()
-        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
+        super().__init__(net, optimizer, scheduler, metrics, train_metrics, init, callbacks)
         self.task, self.num_classes = task, num_classes
         self.loss = loss or (nn.BCEWithLogitsLoss() if task == "binary" else nn.CrossEntropyLoss())
         self.class_weighting, self.l1, self.l2 = class_weighting, l1, l2
-        initialize(self.net, init)
-        metrics = dict(metrics or {})
-        if any(n not in metrics for n in train_metrics):
-            raise ConfigError(
-                "model.train_metrics",
-                list(train_metrics),
-                f"names of model.metrics {list(metrics)}",
-            )
-        self.train_metrics = split_metrics(metrics, "train/", list(train_metrics))
-        self.val_metrics = split_metrics(metrics, "val/")
-        self.test_metrics = split_metrics(metrics, "test/")
-        self.train_loss, self.val_loss, self.test_loss = Mean(), Mean(), Mean()
-        self.task_callbacks = list((callbacks or {}).values())
-
-    def configure_callbacks(self) -> list[Callback]:
-        # each trainer.fit/validate/test asks again: those already attached are not repeated
-        return [cb for cb in self.task_callbacks if cb not in self.trainer.callbacks]
+        if class_weighting == "balanced":
+            # the weights become part of the loss's state: a checkpoint holds them, so a model
+            # loaded for eval or predict is built with a placeholder of the same shape
+            self._set_class_weights(torch.ones(num_classes))
 
     def setup(self, stage: str) -> None:
         if self.class_weighting == "balanced" and stage == "fit":
@@ -128,7 +92,7 @@ class ClassificationModule(pl.LightningModule):
     def class_names(self) -> list[str]:
         """The data's class names (saved in the checkpoint with the datamodule's state)."""
         try:
-            names = getattr(self.trainer.datamodule, "class_names", None)
+            names = getattr(self.trainer.datamodule, "class_names", None)  # type: ignore[attr-defined]
         except RuntimeError:  # not attached to a trainer
             names = None
         return list(names) if names else [str(i) for i in range(self.num_classes)]
@@ -154,22 +118,7 @@ class ClassificationModule(pl.LightningModule):
         logits = self(**inputs_of(batch))
         loss = self._loss(logits, y)
         probs = self.probabilities(logits.detach().float())
-        metrics: MetricCollection = getattr(self, f"{split}_metrics")
-        metrics.update(probs, y)
-        mean_loss: Mean = getattr(self, f"{split}_loss")
-        mean_loss.update(loss.detach(), len(y))
-        log = partial(self.log, batch_size=len(y), sync_dist=True)
-        if mean_loss.update_count == 1:
-            # Metric objects are computed over all batches (synced across ranks) and reset by
-            # Lightning at the epoch's end, so handing them over on the epoch's first batch is
-            # enough: each self.log call costs ~1 ms on the CPU (bench/overhead.py). The
-            # progress bar shows loss and accuracy only.
-            loss_key = f"{split}/loss_epoch" if split == "train" else f"{split}/loss"
-            log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
-            for name, metric in metrics.items(keep_base=False, copy_state=False):
-                log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/acc"))
-        if split == "train" and is_logging_step(self.trainer):
-            log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.record(split, loss, (probs, y), len(y))
         return loss, probs
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -193,10 +142,3 @@ class ClassificationModule(pl.LightningModule):
             columns = {f"prob_{name}": probs[:, i] for i, name in enumerate(names)}
             pred = probs.argmax(-1)
         return {"target": batch["target"], "prediction": pred, **columns}
-
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
-        schedule = self.scheduler.build(optimizer, self.trainer) if self.scheduler else None
-        if schedule is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": schedule}

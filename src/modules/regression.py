@@ -1,28 +1,21 @@
 """Regression: one or several numbers per sample, from any network and any named inputs."""
 
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
-from typing import Any
 
-import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 from torch.optim import Optimizer
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import Metric
 
 from src.errors import ConfigError
-from src.metrics import Mean
-from src.modules.classification import inputs_of, split_metrics
-from src.networks.init import initialize
+from src.modules.supervised import Batch, SupervisedModule, inputs_of
 from src.optim import SchedulerSpec
-from src.utils.steps import is_logging_step
 
-Batch = dict[str, torch.Tensor]
 SCALINGS = ("standard", "none")
 
 
-class RegressionModule(pl.LightningModule):
+class RegressionModule(SupervisedModule):
     """Trains ``net`` to predict ``target``; logs loss and metrics per split as ``<split>/<name>``.
 
     With ``target_scaling=standard`` the network learns the target standardised by the mean
@@ -46,6 +39,7 @@ class RegressionModule(pl.LightningModule):
         callbacks: the task's own callbacks (the residual plot of the test split).
     """
 
+    progress_metric = "r2"
     target_offset: torch.Tensor
     target_scale: torch.Tensor
     scaled: torch.Tensor
@@ -63,30 +57,15 @@ class RegressionModule(pl.LightningModule):
         init: str = "default",
         callbacks: Mapping[str, Callback] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(net, optimizer, scheduler, metrics, train_metrics, init, callbacks)
         if target_scaling not in SCALINGS:
             raise ConfigError("model.target_scaling", target_scaling, "one of standard, none")
-        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
         self.loss = loss or nn.MSELoss()
         self.target_scaling = target_scaling
-        initialize(self.net, init)
-        metrics = dict(metrics or {})
-        if any(n not in metrics for n in train_metrics):
-            expected = f"names of model.metrics {list(metrics)}"
-            raise ConfigError("model.train_metrics", list(train_metrics), expected)
-        self.train_metrics = split_metrics(metrics, "train/", list(train_metrics))
-        self.val_metrics = split_metrics(metrics, "val/")
-        self.test_metrics = split_metrics(metrics, "test/")
-        self.train_loss, self.val_loss, self.test_loss = Mean(), Mean(), Mean()
-        self.task_callbacks = list((callbacks or {}).values())
         # the target's offset and scale per output; `scaled` records that they were measured
         self.register_buffer("target_offset", torch.zeros(num_outputs))
         self.register_buffer("target_scale", torch.ones(num_outputs))
         self.register_buffer("scaled", torch.tensor(False))
-
-    def configure_callbacks(self) -> list[Callback]:
-        attached = self.trainer.callbacks  # type: ignore[attr-defined]
-        return [cb for cb in self.task_callbacks if cb not in attached]
 
     def setup(self, stage: str) -> None:
         if stage == "fit" and self.target_scaling == "standard" and not bool(self.scaled):
@@ -130,18 +109,7 @@ class RegressionModule(pl.LightningModule):
             offset, scale = offset[0], scale[0]
         loss = self.loss(out, (y - offset) / scale)
         pred = out.detach() * scale + offset
-        metrics: MetricCollection = getattr(self, f"{split}_metrics")
-        metrics.update(pred, y)
-        mean_loss: Mean = getattr(self, f"{split}_loss")
-        mean_loss.update(loss.detach(), len(y))
-        log = partial(self.log, batch_size=len(y), sync_dist=True)
-        if mean_loss.update_count == 1:  # once per epoch: see ClassificationModule._step
-            loss_key = f"{split}/loss_epoch" if split == "train" else f"{split}/loss"
-            log(loss_key, mean_loss, on_step=False, on_epoch=True, prog_bar=split != "train")
-            for name, metric in metrics.items(keep_base=False, copy_state=False):
-                log(name, metric, on_step=False, on_epoch=True, prog_bar=name.endswith("/r2"))
-        if split == "train" and is_logging_step(self.trainer):
-            log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.record(split, loss, (pred, y), len(y))
         return loss, pred
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -160,10 +128,3 @@ class RegressionModule(pl.LightningModule):
         y = batch["target"]
         pred = self(**inputs_of(batch)).float()
         return {"target": y, "prediction": pred.reshape(y.shape)}
-
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
-        schedule = self.scheduler.build(optimizer, self.trainer) if self.scheduler else None
-        if schedule is None:
-            return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": schedule}

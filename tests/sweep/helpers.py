@@ -1,13 +1,15 @@
 """Run the quadratic test app or run.py as an Optuna sweep in a subprocess, read the study."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
 import yaml
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from tests.conftest import ROOT
 
@@ -49,3 +51,35 @@ def counted(all_trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 def results(sweep_dir: Path) -> dict:
     return yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+
+
+def kill_once_running(
+    proc: subprocess.Popen,
+    sweep_dir: Path,
+    finished: int,
+    name: str = "hydralit",
+    timeout: float = 120,
+) -> None:
+    """SIGKILL the sweeper ``proc`` while a trial runs, after ``finished`` trials have finished.
+
+    Polls the study once the first job's directory exists (the study exists by then: polling
+    earlier would race the sweeper creating the database's tables).
+    """
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if (sweep_dir / "trial_0").exists():
+            states = [t.state for t in trials(sweep_dir, name=name)]
+            if len([s for s in states if s.is_finished()]) >= finished and (
+                TrialState.RUNNING in states
+            ):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"the sweeper ended or stalled before {finished} trials finished")
+
+
+def param_sets(done: list[FrozenTrial]) -> list[tuple]:
+    """Each trial's parameters as a sortable tuple, to look for repeats."""
+    return [tuple(sorted(t.params.items())) for t in done]

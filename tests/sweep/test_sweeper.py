@@ -1,16 +1,23 @@
 """The Optuna sweeper on a millisecond task: results, resume after SIGKILL, failures, bad input."""
 
 import csv
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from optuna.trial import TrialState
 
 from tests.conftest import run_py_importing_none_of
-from tests.sweep.helpers import app_cmd, counted, env, results, sweep_app, trials
+from tests.sweep.helpers import (
+    app_cmd,
+    counted,
+    env,
+    kill_once_running,
+    param_sets,
+    results,
+    sweep_app,
+    trials,
+)
 
 
 def test_sweep_writes_results_and_reproduce_command(tmp_path: Path) -> None:
@@ -99,6 +106,16 @@ def test_multi_objective_writes_the_pareto_front(tmp_path: Path) -> None:
     assert (tmp_path / "pareto_front.png").exists()
 
 
+def test_direction_is_derived_from_optimized_mode(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path, "+optimized_mode=min", "hydra.sweeper.n_trials=3", "hydra.sweeper.plots=false"
+    )
+    assert out.returncode == 0, out.stderr
+    res = results(tmp_path)
+    assert res["directions"] == ["minimize"]
+    assert res["best_value"] == min(t.value for t in trials(tmp_path))
+
+
 def test_joblib_launcher_runs_batches_in_parallel(tmp_path: Path) -> None:
     out = sweep_app(
         tmp_path,
@@ -125,42 +142,73 @@ def test_custom_search_space_adds_conditional_params(tmp_path: Path) -> None:
         assert t.user_attrs["overrides"][-1] == f"y={round(t.params['y_offset'])}"
 
 
-def test_rerun_after_sigkill_resumes_without_rerunning_finished_trials(tmp_path: Path) -> None:
+def test_rerun_at_once_after_sigkill_runs_exactly_the_missing_trials(tmp_path: Path) -> None:
+    # the bug: rerun at once, the killed trial (heartbeat still fresh) stayed RUNNING forever
+    # and counted, and the seeded sampler replayed the first run's parameters
     log_file = tmp_path / "ran.txt"
     cmd = app_cmd(
-        "sleep=0.7",
-        f"log_file={log_file}",
-        "hydra.sweeper.n_trials=6",
-        "hydra.sweeper.heartbeat_interval=1",
-        "hydra.sweeper.grace_period=3",
+        "sleep=0.5", f"log_file={log_file}", "hydra.sweeper.n_trials=6", "hydra.sweeper.plots=false"
     )
     proc = subprocess.Popen(
         cmd, env=env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 60
-    while time.time() < deadline and _lines(log_file) < 3:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_once_running(proc, tmp_path, finished=3)
     before = {t.number: t for t in trials(tmp_path) if t.state == TrialState.COMPLETE}
-    assert 1 <= len(before) < 6
-    time.sleep(3.5)  # the killed sweeper's last heartbeat is now older than grace_period
+    killed = [t.number for t in trials(tmp_path) if t.state == TrialState.RUNNING]
+    started = _lines(log_file) - len(before)  # 1 if the killed trial's job had begun
     out = subprocess.run(cmd, env=env(tmp_path), capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     after = trials(tmp_path)
     finished = counted(after)
     assert len(finished) == 6 and all(t.state == TrialState.COMPLETE for t in finished)
+    assert [t.number for t in after if t.state == TrialState.RUNNING] == []
     for number, t in before.items():  # earlier trials kept as they were
         assert after[number].params == t.params and after[number].value == t.value
-    stale = [t for t in after if "hydralit:excluded" in t.user_attrs]
-    assert all(t.user_attrs["fail_reason"].startswith("stale: no heartbeat") for t in stale)
+    orphans = [t for t in after if t.user_attrs.get("hydralit:excluded") == "orphaned, retried"]
+    assert [t.number for t in orphans] == killed
+    assert orphans[0].user_attrs["fail_reason"].startswith("orphaned: its sweeper (pid ")
     retried = [t for t in finished if "retry_of" in t.user_attrs]
-    assert sorted(t.user_attrs["retry_of"] for t in retried) == sorted(t.number for t in stale)
-    # every trial ran once, plus a rerun of each trial the kill interrupted
-    assert _lines(log_file) == 6 + len(stale)
+    assert [(t.user_attrs["retry_of"], t.params) for t in retried] == [
+        (t.number, t.params) for t in orphans
+    ]
+    assert len(set(param_sets(finished))) == 6, "a parameter set was evaluated twice"
+    # every trial ran once, plus the start of the trial the kill interrupted
+    assert _lines(log_file) == 6 + started
     # nothing is missing: a third run starts no trial
     out = subprocess.run(cmd, env=env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and _lines(log_file) == 6 + len(stale)
+    assert out.returncode == 0 and _lines(log_file) == 6 + started
+
+
+def test_a_repeated_point_is_asked_again_until_the_space_is_used_up(tmp_path: Path) -> None:
+    out = sweep_app(
+        tmp_path,
+        "hydra/sweeper/sampler=random",
+        "x=choice(0.0, 1.0, 2.0)",
+        "y=choice(2)",
+        "hydra.sweeper.n_trials=4",
+        "hydra.sweeper.plots=false",
+    )
+    assert out.returncode == 0, out.stderr
+    all_trials = trials(tmp_path)
+    done = counted(all_trials)
+    assert len(done) == 4
+    assert sorted(t.params["x"] for t in done[:3]) == [0.0, 1.0, 2.0]  # no repeat before
+    repeats = [t for t in all_trials if "hydralit:excluded" in t.user_attrs]
+    assert repeats, "seed 0 draws a repeat among the first three points"
+    for t in repeats:
+        twin = int(t.user_attrs["hydralit:excluded"].split()[2].removesuffix("'s"))
+        assert t.user_attrs["hydralit:excluded"].endswith("parameters, asked again")
+        assert all_trials[twin].params == t.params and t.state == TrialState.FAIL
+
+
+def test_fresh_sweeps_with_one_seed_sample_the_same_points(tmp_path: Path) -> None:
+    runs = [
+        sweep_app(tmp_path / run, "hydra.sweeper.n_trials=3", "hydra.sweeper.plots=false")
+        for run in ("a", "b")
+    ]
+    assert all(out.returncode == 0 for out in runs), runs[0].stderr
+    a, b = (param_sets(trials(tmp_path / run)) for run in ("a", "b"))
+    assert a == b and len(set(a)) == 3
 
 
 def _lines(path: Path) -> int:
@@ -192,6 +240,16 @@ BAD_INPUT = {
         "2 direction(s) for 1 objective(s)",
     ),
     "unknown direction": (["hydra.sweeper.direction=maximise"], "must be maximize or minimize"),
+    "direction against optimized_mode": (
+        ["+optimized_mode=min", "hydra.sweeper.direction=maximize"],
+        "hydra.sweeper.direction='maximize': contradicts optimized_mode='min' for "
+        "optimized_metric='objective'. Fix: drop hydra.sweeper.direction (null derives it from "
+        "optimized_mode), or set optimized_mode=max",
+    ),
+    "several objectives without direction": (
+        ["hydra.sweeper.objectives=[objective,x]"],
+        "hydra.sweeper.direction=None: the 2 objectives ['objective', 'x'] need one direction",
+    ),
     "grid with interval": (["hydra/sweeper/sampler=grid"], "the grid sampler needs a finite set"),
 }
 
