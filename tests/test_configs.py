@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONF, ROOT, Compose, run_py_importing_none_of
+from tests.data.fakes import own_data
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
 
@@ -23,13 +24,26 @@ ALL = [(g, m) for g in GROUPS for m in members(g)]
 # a member whose default partner cannot take it: the data a model reads, a model for the data
 PARTNER = {
     "dataset": {m: ["model=mlp"] for m in members("dataset")},
-    "model": {"cnn1d": ["dataset=mnist1d"], "gru": ["dataset=mnist1d"]},
+    "model": {
+        "cnn1d": ["dataset=mnist1d"],
+        "gru": ["dataset=mnist1d"],
+        "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
+    },
+}
+# members that read the user's files (their own or their partner's): small generated ones
+OWN_DATA = {
+    ("dataset", "csv"): "classification",
+    ("dataset", "image_folder"): "images",
+    ("model", "mlp_regressor"): "regression",
+    ("experiment", "csv_classification"): "classification",
+    ("experiment", "csv_regression"): "regression",
+    ("experiment", "image_folder_cnn"): "images",
 }
 
 
 @pytest.mark.parametrize(("group", "member"), ALL, ids=[f"{g}={m}" for g, m in ALL])
 def test_every_config_composes_and_instantiates(
-    compose_cfg: Compose, group: str, member: str
+    compose_cfg: Compose, tmp_path: Path, group: str, member: str
 ) -> None:
     """Composes, resolves, and builds what it configures: the datamodule and the model (its
     networks, optimizer, schedule, metrics and task callbacks), the callbacks, the loggers, the
@@ -38,7 +52,10 @@ def test_every_config_composes_and_instantiates(
 
     from src.experiments import build
 
-    cfg = compose_cfg(f"{group}={member}", "logger=none", *PARTNER.get(group, {}).get(member, []))
+    kind = OWN_DATA.get((group, member))
+    files = own_data(kind, tmp_path) if kind else []
+    partner = PARTNER.get(group, {}).get(member, [])
+    cfg = compose_cfg(f"{group}={member}", "logger=none", *partner, *files)
     # resolving every interpolation catches dangling ${...} references
     OmegaConf.to_container(cfg, resolve=True)
     assert build.datamodule(cfg) is not None

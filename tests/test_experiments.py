@@ -7,13 +7,7 @@ import pytest
 
 from src.experiments.train import train
 from tests.conftest import CONF, Compose
-from tests.data.fakes import (
-    classification_rows,
-    regression_rows,
-    write_cifar10,
-    write_csv,
-    write_image_folder,
-)
+from tests.data.fakes import own_data, write_cifar10
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -24,15 +18,10 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
         write_cifar10(tmp_path / "cifar")
         # small batches: ResNet-18 on 32x32 images is slow on a CPU
         return [f"paths.data_dir={tmp_path / 'cifar'}", "dataset.batch_size=8"]
-    if experiment == "csv_classification":
-        path = write_csv(tmp_path / "table.csv", *classification_rows())
-        return [f"dataset.path={path}", "dataset.target=label"]
-    if experiment == "csv_regression":
-        path = write_csv(tmp_path / "table.csv", *regression_rows())
-        return [f"dataset.path={path}", "dataset.target=price"]
+    if experiment.startswith("csv_"):
+        return own_data(experiment.removeprefix("csv_"), tmp_path)
     if experiment.startswith("image_folder"):
-        write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
-        return [f"dataset.path={tmp_path / 'images'}"]
+        return own_data("images", tmp_path)
     return []
 
 

@@ -130,3 +130,18 @@ def write_image_folder(
                 root / name / f"{i:03d}.png"
             )
     return root
+
+
+def own_data(kind: str, tmp_path: Path) -> list[str]:
+    """Overrides pointing ``dataset=csv`` (kind ``classification`` or ``regression``) or
+    ``dataset=image_folder`` (kind ``images``) at small generated files under ``tmp_path``."""
+    if kind == "classification":
+        path = write_csv(tmp_path / "table.csv", *classification_rows())
+        return [f"dataset.path={path}", "dataset.target=label"]
+    if kind == "regression":
+        path = write_csv(tmp_path / "table.csv", *regression_rows())
+        return [f"dataset.path={path}", "dataset.target=price"]
+    if kind == "images":
+        write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
+        return [f"dataset.path={tmp_path / 'images'}"]
+    raise ValueError(f"unknown kind of data {kind!r}")
