@@ -6,7 +6,13 @@ from typing import Any
 
 import lightning.pytorch as pl
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LinearLR, LRScheduler, ReduceLROnPlateau, SequentialLR
+from torch.optim.lr_scheduler import (
+    CosineAnnealingLR,
+    LinearLR,
+    LRScheduler,
+    ReduceLROnPlateau,
+    SequentialLR,
+)
 
 from src.errors import ConfigError
 
@@ -54,8 +60,23 @@ class SchedulerSpec:
         params = inspect.signature(self.factory).parameters
         if "total_steps" in params and params["total_steps"].default is None:
             kwargs["total_steps"] = int(trainer.estimated_stepping_batches)
+        # a cosine given T_max: null spans the run after the warm-up, in `interval`s
+        if "T_max" in params and params["T_max"].default is None:
+            steps = trainer.estimated_stepping_batches if self.interval == "step" else None
+            total = int(steps) if steps is not None else trainer.max_epochs or 1
+            kwargs["T_max"] = max(1, total - self.warmup)
         scheduler = self.factory(optimizer, **kwargs)
         if self.warmup > 0 and not isinstance(scheduler, ReduceLROnPlateau):
             warm = LinearLR(optimizer, self.warmup_start_factor, 1.0, total_iters=self.warmup)
             scheduler = SequentialLR(optimizer, [warm, scheduler], milestones=[self.warmup])
         return {"scheduler": scheduler, "interval": self.interval, "monitor": self.monitor}
+
+
+def cosine_annealing(
+    optimizer: Optimizer, T_max: int | None = None, eta_min: float = 0.0
+) -> CosineAnnealingLR:
+    """``CosineAnnealingLR`` whose ``T_max: null`` means the whole run after the warm-up, in
+    the schedule's intervals (:meth:`SchedulerSpec.build` fills it in from the trainer)."""
+    if T_max is None:
+        raise ValueError("T_max=None: build the schedule through SchedulerSpec.build")
+    return CosineAnnealingLR(optimizer, T_max=T_max, eta_min=eta_min)

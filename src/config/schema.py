@@ -82,9 +82,10 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict and mode=compare, set by their conf/mode/ files
+    # options of mode=predict, mode=compare and mode=generate, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
+    generate: Any = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)

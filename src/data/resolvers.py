@@ -137,8 +137,28 @@ def image_num_outputs(task: str, num_classes: int | str) -> int | str:
     return 1 if task == "binary" else int(num_classes)
 
 
+# ---- dataset=text_corpus --------------------------------------------------------------------
+_TEXT_KEYS = (
+    "path", "pattern", "hf_dataset", "hf_config", "hf_split", "hf_column", "tokenizer",
+    "bpe_vocab_size", "val_fraction", "test_fraction", "cache_dir",
+)  # fmt: skip
+
+
+def text_vocab_size(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str:
+    """The tokeniser's vocabulary size: learned from the corpus's training split (cached on
+    disk after the first time), or read from the checkpoint's tokeniser."""
+    from src.data.text_corpus import CorpusSpec, fitted_tokenizer
+    from src.data.text_tokenizers import from_state
+
+    if ckpt_path is not None:
+        state = checkpoint_data_state(ckpt_path, "TextDataModule")
+        return from_state(state["tokenizer"]).vocab_size
+    options = _options(_parent_, *_TEXT_KEYS)
+    return MISSING if options is None else fitted_tokenizer(CorpusSpec(**options)).vocab_size
+
+
 def register() -> None:
-    """Register the ``csv.*`` and ``image_folder.*`` resolvers (idempotent)."""
+    """Register the ``csv.*``, ``image_folder.*`` and ``text.*`` resolvers (idempotent)."""
     resolvers: dict[str, Callable[..., Any]] = {
         "csv.input_shape": csv_input_shape,
         "csv.num_classes": csv_num_classes,
@@ -146,6 +166,7 @@ def register() -> None:
         "image_folder.input_shape": image_input_shape,
         "image_folder.num_classes": image_num_classes,
         "image_folder.num_outputs": image_num_outputs,
+        "text.vocab_size": text_vocab_size,
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)
