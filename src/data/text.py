@@ -29,7 +29,13 @@ class RandomWindows:
     """``batches`` batches of ``batch_size`` random windows per epoch (per rank)."""
 
     def __init__(
-        self, tokens: np.ndarray, block_size: int, batch_size: int, batches: int, seed: int, rank: int
+        self,
+        tokens: np.ndarray,
+        block_size: int,
+        batch_size: int,
+        batches: int,
+        seed: int,
+        rank: int,
     ) -> None:
         self.tokens, self.block_size, self.batch_size = tokens, block_size, batch_size
         self.batches, self.seed, self.rank = batches, seed, rank
@@ -114,7 +120,11 @@ class TextDataModule(pl.LightningDataModule):
             raise ConfigError("predict.split", predict_split, "one of " + ", ".join(EVAL_SPLITS))
         self.corpus, self.block_size, self.batch_size = corpus, block_size, batch_size
         self.vocab_size = vocab_size
-        self.batches_per_epoch, self.seed, self.predict_split = batches_per_epoch, seed, predict_split
+        self.batches_per_epoch, self.seed, self.predict_split = (
+            batches_per_epoch,
+            seed,
+            predict_split,
+        )
         self.pin_memory = pin_memory
         self.tokenizer: Tokenizer | None = None
         self.splits: dict[str, np.ndarray] = {}
@@ -144,7 +154,9 @@ class TextDataModule(pl.LightningDataModule):
         files = token_files(self.corpus, self.tokenizer)
         self.splits = {s: load_tokens(f, self.tokenizer.vocab_size) for s, f in files.items()}
         needed = ["train", "val"] if stage in (None, "fit") else []
-        needed += [self.predict_split] if stage == "predict" else ["test"] if stage == "test" else []
+        needed += (
+            [self.predict_split] if stage == "predict" else ["test"] if stage == "test" else []
+        )
         needed += ["val"] if stage == "validate" else []
         for split in needed:
             self._check_length(split)

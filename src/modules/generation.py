@@ -93,7 +93,8 @@ class Streamer:
     character: only decoded text that is complete is printed)."""
 
     def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer, self.ids, self.shown = tokenizer, [], 0  # type: list[int]
+        self.tokenizer, self.shown = tokenizer, 0
+        self.ids: list[int] = []
 
     def __call__(self, token: int) -> None:
         self.ids.append(token)
@@ -128,8 +129,12 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
         raise UserError(f"checkpoint '{ckpt}' holds no tokenizer. Fix: {_FIX_TOKENIZER}")
     prompt = [int(i) for i in tokenizer.encode(str(opts.prompt))]
     if not prompt:
-        raise UserError("generate.prompt is empty. Fix: give text to continue, e.g. generate.prompt=The")
+        raise UserError(
+            "generate.prompt is empty. Fix: give text to continue, e.g. generate.prompt=The"
+        )
     net = module.net.to(_device(cfg)).eval()
+    if not isinstance(net, GPT):
+        raise UserError(f"mode=generate needs model.net to be a GPT, not {type(net).__name__}")
     texts, start, count = [], time.perf_counter(), 0
     for i in range(opts.num_samples):
         print(f"--- sample {i + 1} ---\n{opts.prompt}", end="", flush=True)
@@ -144,7 +149,12 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
     report.save_config(cfg, out)
     path = out / opts.output_file
     path.write_text("\n\n".join(texts) + "\n")
-    return {"samples": str(path), "tokens": count, "tokens_per_s": count / seconds, "run_dir": str(out)}
+    return {
+        "samples": str(path),
+        "tokens": count,
+        "tokens_per_s": count / seconds,
+        "run_dir": str(out),
+    }
 
 
 _FIX_TOKENIZER = "use a checkpoint written by a run with dataset=text_corpus"

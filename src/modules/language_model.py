@@ -27,7 +27,8 @@ def decay_groups(net: nn.Module, weight_decay: float | None = None) -> list[dict
     ``weight_decay`` of the decayed group: None keeps the optimizer's own setting.
     """
     embeddings = {id(m.weight) for m in net.modules() if isinstance(m, nn.Embedding)}
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for p in net.parameters():  # a tied weight is listed once
         if not p.requires_grad:
             continue
@@ -62,7 +63,7 @@ class LanguageModel(pl.LightningModule):
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
         self.task_callbacks = list((callbacks or {}).values())
         # per split: summed loss (nats), target tokens and their UTF-8 bytes; synced over ranks
-        self.sums = nn.ModuleDict(
+        self.sums: Mapping[str, SumMetric] = nn.ModuleDict(  # type: ignore[assignment]
             {f"{s}_{k}": SumMetric() for s in ("val", "test") for k in ("nats", "tokens", "bytes")}
         )
         self._train_loss_sum: torch.Tensor | float = 0.0
@@ -95,7 +96,7 @@ class LanguageModel(pl.LightningModule):
         self._train_tokens += tokens
         if is_logging_step(self.trainer):
             now = time.perf_counter()
-            steps = self.trainer.log_every_n_steps
+            steps = self.trainer.log_every_n_steps  # type: ignore[attr-defined]
             speed = steps * tokens / max(now - self._step_start, 1e-9)
             self._step_start = now
             self.log("train/loss_step", loss, on_step=True, prog_bar=True, batch_size=tokens)

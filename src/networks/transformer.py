@@ -26,7 +26,7 @@ class KVCache:
         """Append this step's (B, H, T, D) keys and values; return all of them."""
         self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
         self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
-        return self.k, self.v  # type: ignore[return-value]
+        return self.k, self.v
 
 
 class Rotary(nn.Module):
@@ -36,6 +36,8 @@ class Rotary(nn.Module):
         super().__init__()
         inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2).float() / head_dim)
         angles = torch.outer(torch.arange(max_positions).float(), inv_freq)  # (P, D/2)
+        self.cos: torch.Tensor
+        self.sin: torch.Tensor
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 

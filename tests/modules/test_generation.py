@@ -1,4 +1,4 @@
-"""Generation: the key/value cache changes nothing; mode=generate from a checkpoint and its errors."""
+"""Generation: the key/value cache changes nothing; mode=generate from a checkpoint, its errors."""
 
 from pathlib import Path
 

@@ -25,7 +25,9 @@ def test_tiny_gpt_trains_a_few_steps_on_the_default_corpus(compose_cfg: Compose)
     uniform = math.log(cfg.dataset.vocab_size)  # the loss of a model that knows nothing
     assert metrics["val/loss"] < uniform
     assert math.isclose(metrics["val/ppl"], math.exp(metrics["val/loss"]), rel_tol=1e-4)
-    assert math.isclose(metrics["val/bits_per_token"], metrics["val/loss"] / math.log(2), rel_tol=1e-4)
+    assert math.isclose(
+        metrics["val/bits_per_token"], metrics["val/loss"] / math.log(2), rel_tol=1e-4
+    )
     assert metrics["train/tokens_per_s"] > 0
     samples = Path(metrics["run_dir"]) / "samples" / "step_000003.txt"
     assert samples.read_text().startswith("\n")  # continues the callback's prompt
