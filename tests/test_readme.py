@@ -80,3 +80,25 @@ def test_own_data_commands_run(tmp_path: Path) -> None:
         else:
             out = run_cli(logs, *args[1:], *fast)
         assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
+
+
+LANGUAGE = README.split("## Language models", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.slow
+def test_language_model_commands_run(tmp_path: Path) -> None:
+    """The first two lines of "Language models": the experiment trains a few batches, and
+    mode=generate continues the prompt from its last checkpoint."""
+    logs = tmp_path / "outputs"
+    fast = [a for a in FAST if "progress_bar" not in a]
+    train_line, generate_line = LANGUAGE.splitlines()[:2]
+    out = run_cli(logs, *shlex.split(train_line.split("  #")[0])[2:], *fast)
+    assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
+    ckpt = next(logs.glob("lm_stdlib_char/*/checkpoints/last.ckpt"))
+    args = [
+        f"ckpt_path={ckpt}" if a.startswith("ckpt_path=") else a
+        for a in shlex.split(generate_line)[2:]
+    ]
+    out = run_cli(logs, *args, "hardware=cpu", "generate.max_new_tokens=20")
+    assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
+    assert "--- sample 1 ---\nimport" in out.stdout
