@@ -28,6 +28,7 @@ PARTNER = {
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
         "gpt_tiny": ["dataset=text_corpus"],
+        "gpt_lora": ["dataset=text_corpus"],
         "cnn1d": ["dataset=mnist1d"],
         "gru": ["dataset=mnist1d"],
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],

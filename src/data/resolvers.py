@@ -140,7 +140,7 @@ def image_num_outputs(task: str, num_classes: int | str) -> int | str:
 # ---- dataset=text_corpus --------------------------------------------------------------------
 _TEXT_KEYS = (
     "path", "pattern", "hf_dataset", "hf_config", "hf_split", "hf_column", "tokenizer",
-    "bpe_vocab_size", "val_fraction", "test_fraction", "cache_dir",
+    "bpe_vocab_size", "val_fraction", "test_fraction", "cache_dir", "tokenizer_checkpoint",
 )  # fmt: skip
 
 

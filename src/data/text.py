@@ -224,12 +224,13 @@ def text_corpus_datamodule(
     val_fraction: float = 0.1,
     test_fraction: float = 0.0,
     cache_dir: str = "data/text_tokens",
+    tokenizer_checkpoint: str | None = None,
     **datamodule: Any,
 ) -> TextDataModule:
     """A :class:`TextDataModule` whose corpus options (see :class:`CorpusSpec`) sit beside its
     own in the ``dataset=text_corpus`` config."""
     corpus = CorpusSpec(
         path, pattern, hf_dataset, hf_config, hf_split, hf_column, tokenizer, int(bpe_vocab_size),
-        val_fraction, test_fraction, cache_dir,
+        val_fraction, test_fraction, cache_dir, tokenizer_checkpoint,
     )  # fmt: skip
     return TextDataModule(corpus, **datamodule)

@@ -14,7 +14,8 @@ text (nanoGPT's 90/10 with ``test_fraction: 0``). The tokeniser is learned from 
 part; each part is encoded once to ``<cache_dir>/<key>/<split>.bin`` (uint16 ids, uint32 for
 vocabularies over 65,535) and memory-mapped, so a corpus larger than memory trains without
 loading it. The key is a hash of the files' names, sizes and modification times (or of the HF
-names), the fractions and the tokeniser's options: changing any of them re-encodes.
+names), the fractions and the tokeniser's options: changing any of them re-encodes. With
+``tokenizer_checkpoint`` (fine-tuning), the tokeniser is that checkpoint's, not learned.
 """
 
 import hashlib
@@ -59,6 +60,8 @@ class CorpusSpec:
     val_fraction: float = 0.1
     test_fraction: float = 0.0
     cache_dir: str = "data/text_tokens"
+    # a language model's checkpoint whose tokenizer is used instead of learning one
+    tokenizer_checkpoint: str | None = None
 
     def files(self) -> list[Path]:
         """The text files read, in order (none for a Hugging Face corpus)."""
@@ -158,6 +161,11 @@ def fitted_tokenizer(spec: CorpusSpec) -> Tokenizer:
 
 @lru_cache(maxsize=8)
 def _fitted(spec: CorpusSpec, key: str) -> Tokenizer:
+    if spec.tokenizer_checkpoint is not None:  # fine-tuning: the pretrained model's ids
+        from src.data.resolvers import checkpoint_data_state
+
+        state = checkpoint_data_state(spec.tokenizer_checkpoint, "TextDataModule")
+        return from_state(state["tokenizer"])
     file = Path(spec.cache_dir).expanduser() / key / "tokenizer.json"
     if file.is_file():
         return from_state(json.loads(file.read_text()))

@@ -13,6 +13,8 @@ from torch.nn import functional as F
 from torch.optim import Optimizer
 from torchmetrics.aggregation import SumMetric
 
+from src.errors import UserError
+from src.networks.lora import LoRA
 from src.optim import SchedulerSpec
 from src.utils.steps import is_logging_step
 
@@ -39,6 +41,23 @@ def decay_groups(net: nn.Module, weight_decay: float | None = None) -> list[dict
     return [first, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def load_network(net: nn.Module, path: str) -> None:
+    """``net``'s weights from the ``net.*`` tensors of a LanguageModel checkpoint."""
+    from src.utils.checkpoints import verify_checkpoint
+
+    state = verify_checkpoint(path)["state_dict"]
+    weights = {k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")}
+    expected = net.state_dict()
+    wrong = [k for k in expected if k not in weights or weights[k].shape != expected[k].shape]
+    if wrong:
+        raise UserError(
+            f"model.pretrained={path!r} does not hold this network's weights ({len(wrong)} "
+            f"missing or of another shape, e.g. {wrong[0]}). Fix: give a checkpoint of the same "
+            "model.net (layers, widths, dataset.block_size) and its tokenizer"
+        )
+    net.load_state_dict({k: weights[k] for k in expected})
+
+
 class LanguageModel(pl.LightningModule):
     """Trains ``net`` on next-token prediction; logs per split ``loss`` (nats per token),
     ``ppl`` (perplexity), ``bits_per_token`` and ``bits_per_byte`` (UTF-8 bytes of the
@@ -50,6 +69,9 @@ class LanguageModel(pl.LightningModule):
             matrices (decayed) and the rest (weight_decay 0).
         scheduler: learning-rate schedule; None for a constant lr.
         callbacks: the task's own callbacks (e.g. samples written during training).
+        pretrained: a checkpoint of a language model whose network weights ``net`` starts
+            from (fine-tuning); None: ``net`` as initialised.
+        lora: adapters put beside the (then frozen) pretrained weights; only they train.
     """
 
     def __init__(
@@ -58,8 +80,14 @@ class LanguageModel(pl.LightningModule):
         optimizer: Callable[..., Optimizer],
         scheduler: SchedulerSpec | None = None,
         callbacks: Mapping[str, Callback] | None = None,
+        pretrained: str | None = None,
+        lora: LoRA | None = None,
     ) -> None:
         super().__init__()
+        if pretrained is not None:
+            load_network(net, pretrained)
+        if lora is not None:
+            lora.apply(net)
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
         self.task_callbacks = list((callbacks or {}).values())
         # per split: summed loss (nats), target tokens and their UTF-8 bytes; synced over ranks
