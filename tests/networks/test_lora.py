@@ -66,7 +66,7 @@ def test_fine_tuning_a_checkpoint_changes_only_the_adapters(
             f"model.pretrained={ckpt}",
             f"dataset.path={text}",
             run_dir=tmp_path / "fine",
-        )  # fmt: skip
+        )
     )
     before = torch.load(ckpt, weights_only=False)["state_dict"]
     after = torch.load(Path(metrics["run_dir"]) / "checkpoints" / "last.ckpt", weights_only=False)
