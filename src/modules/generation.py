@@ -25,7 +25,13 @@ from src.networks.gpt import GPT
 log = logging.getLogger(__name__)
 
 
-def _next_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> int:
+def _next_token(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    generator: torch.Generator | None = None,
+) -> int:
     """One id drawn from the (V,) logits; ``temperature`` 0 is greedy (argmax)."""
     if temperature <= 0:
         return int(logits.argmax())
@@ -38,7 +44,7 @@ def _next_token(logits: torch.Tensor, temperature: float, top_k: int, top_p: flo
         mass = sorted_logits.softmax(-1).cumsum(-1)
         drop = mass - sorted_logits.softmax(-1) > top_p  # keeps the id that crosses top_p
         logits = logits.masked_fill(torch.zeros_like(drop).scatter(0, order, drop), float("-inf"))
-    return int(torch.multinomial(F.softmax(logits, -1), 1))
+    return int(torch.multinomial(F.softmax(logits, -1), 1, generator=generator))
 
 
 @torch.no_grad()
@@ -51,6 +57,7 @@ def sample(
     top_p: float = 1.0,
     use_cache: bool = True,
     on_token: Callable[[int], None] | None = None,
+    generator: torch.Generator | None = None,
 ) -> list[int]:
     """``max_new_tokens`` ids continuing ``prompt``.
 
@@ -67,6 +74,8 @@ def sample(
         top_p: draw from the most likely tokens holding this probability mass (1: all).
         use_cache: reuse keys and values of earlier positions.
         on_token: called with each new id as soon as it is drawn (streaming).
+        generator: the random draws' generator (on the network's device); None: torch's
+            global one.
     """
     device = next(net.parameters()).device
     tokens, block = list(prompt), net.block_size
@@ -81,7 +90,7 @@ def sample(
             new = context[fed:]
             logits = net(torch.tensor([new], device=device), cache)
             fed = len(context)
-        token = _next_token(logits[0, -1], temperature, top_k, top_p)
+        token = _next_token(logits[0, -1], temperature, top_k, top_p, generator)
         tokens.append(token)
         if on_token is not None:
             on_token(token)
@@ -206,13 +215,16 @@ class SampleText(pl.Callback):
         was_training = net.training
         net.eval()
         prompt = [int(i) for i in tokenizer.encode(self.prompt)]
-        texts = [
-            self.prompt
-            + tokenizer.decode(
-                sample(net, prompt, self.max_new_tokens, self.temperature, self.top_k)
-            )
-            for _ in range(self.num_samples)
-        ]
+        # a generator of its own: sampling leaves the training's random stream (dropout) as is
+        device = next(net.parameters()).device
+        generator = torch.Generator(device).manual_seed(step)
+        texts = []
+        for _ in range(self.num_samples):
+            new = sample(
+                net, prompt, self.max_new_tokens, self.temperature, self.top_k,
+                generator=generator,
+            )  # fmt: skip
+            texts.append(self.prompt + tokenizer.decode(new))
         net.train(was_training)
         path = self.output_dir / "samples" / f"step_{step:06d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)

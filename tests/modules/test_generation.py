@@ -62,3 +62,22 @@ def test_generate_from_a_checkpoint_and_its_errors(compose_cfg: Compose, tmp_pat
         generate(compose_cfg(*other, run_dir=out))
     with pytest.raises(DataError, match="holds no TextDataModule state"):
         generate(compose_cfg(*lm, *other, run_dir=out))
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("generate.top_p=1.5", "generate.top_p"),
+        ("generate.temperature=-1", "generate.temperature"),
+        ("dataset.block_size=0", "dataset.block_size"),
+        ("dataset.tokenizer=words", "dataset.tokenizer"),
+    ],
+)
+def test_bad_generation_and_corpus_options_fail_before_anything_runs(
+    compose_cfg: Compose, override: str, key: str
+) -> None:
+    from src.config.validate import validate
+
+    cfg = compose_cfg("experiment=lm_stdlib_char", "mode=generate", "ckpt_path=null", override)
+    with pytest.raises(ConfigError, match=rf"^{key}="):
+        validate(cfg)
