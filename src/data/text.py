@@ -153,16 +153,20 @@ class TextDataModule(pl.LightningDataModule):
             )
         files = token_files(self.corpus, self.tokenizer)
         self.splits = {s: load_tokens(f, self.tokenizer.vocab_size) for s, f in files.items()}
-        needed = ["train", "val"] if stage in (None, "fit") else []
-        needed += (
-            [self.predict_split] if stage == "predict" else ["test"] if stage == "test" else []
-        )
-        needed += ["val"] if stage == "validate" else []
-        for split in needed:
+        needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"]}
+        needed["predict"] = [self.predict_split]
+        for split in needed.get(stage or "fit", []):
             self._check_length(split)
 
     def _check_length(self, split: str) -> None:
         n = len(self.splits[split])
+        if n == 0 and split == "test":
+            raise ConfigError(
+                "dataset.test_fraction",
+                self.corpus.test_fraction,
+                "a number > 0 to test the model (test=true)",
+                "set dataset.test_fraction=0.05, or test=false",
+            )
         if n <= self.block_size:
             fraction = "val_fraction" if split != "test" else "test_fraction"
             fix = f"lower dataset.block_size, raise dataset.{fraction} or use a larger corpus"

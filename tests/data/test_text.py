@@ -123,3 +123,10 @@ def test_changing_the_tokenizer_options_reencodes(tmp_path: Path) -> None:
     files_a = token_files(a, fitted_tokenizer(a))
     files_b = token_files(b, fitted_tokenizer(b))
     assert files_a["val"].stat().st_size < files_b["val"].stat().st_size
+
+
+def test_testing_without_a_test_split_names_the_fraction(tmp_path: Path) -> None:
+    spec = CorpusSpec(path=str(corpus_file(tmp_path)), cache_dir=str(tmp_path / "c"))
+    dm = TextDataModule(spec, fitted_tokenizer(spec).vocab_size, block_size=8)
+    with pytest.raises(ConfigError, match=r"dataset\.test_fraction=0\.0.*test=false"):
+        dm.setup("test")
