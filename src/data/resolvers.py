@@ -14,13 +14,12 @@ needed option is still ``???``, they are ``???`` too, and validation names the m
 """
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from src.errors import ConfigError, DataError
+from src.data.checkpoint_state import checkpoint_data_state
+from src.errors import DataError
 
 MISSING = "???"
 
@@ -36,29 +35,6 @@ def _options(node: DictConfig, *keys: str) -> dict[str, Any] | None:
 
 def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
-
-
-def checkpoint_data_state(ckpt_path: str, datamodule: str) -> dict[str, Any]:
-    """The preprocessing state a checkpoint holds for the DataModule class ``datamodule``."""
-    file = Path(ckpt_path)
-    if not file.is_file():
-        raise ConfigError("ckpt_path", ckpt_path, "an existing checkpoint file")
-    state = _load_state(str(file.resolve()), file.stat().st_mtime_ns, datamodule)
-    if state is None:
-        raise DataError(
-            f"{ckpt_path} holds no {datamodule} state: it was trained on another kind of "
-            "dataset. Fix: pass the dataset= it was trained with"
-        )
-    return state
-
-
-@lru_cache(maxsize=4)
-def _load_state(path: str, mtime_ns: int, datamodule: str) -> dict[str, Any] | None:
-    import torch  # only with a checkpoint, after the config is validated up to here
-
-    checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    state = checkpoint.get(datamodule)
-    return dict(state) if state else None
 
 
 # ---- dataset=csv ---------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def fitted_tokenizer(spec: CorpusSpec) -> Tokenizer:
 @lru_cache(maxsize=8)
 def _fitted(spec: CorpusSpec, key: str) -> Tokenizer:
     if spec.tokenizer_checkpoint is not None:  # fine-tuning: the pretrained model's ids
-        from src.data.resolvers import checkpoint_data_state
+        from src.data.checkpoint_state import checkpoint_data_state
 
         state = checkpoint_data_state(spec.tokenizer_checkpoint, "TextDataModule")
         return from_state(state["tokenizer"])
