@@ -6,9 +6,13 @@ so a decoder (``src.networks.gpt``) and an encoder use the same code. Positions 
 added to the input by the caller (learned) or rotated into queries and keys here (rotary).
 """
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from src.errors import ConfigError
 
 
 class KVCache:
@@ -141,3 +145,20 @@ class Block(nn.Module):
     def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache)
         return x + self.mlp(self.ln_2(x))
+
+
+def module_classes(names: Sequence[str]) -> set[type[nn.Module]]:
+    """The ``nn.Module`` classes named by import path, e.g. FSDP's wrap units:
+    ``hardware.strategy.auto_wrap_policy`` (each Block sharded and gathered on its own)."""
+    from hydra.utils import get_class
+
+    classes = {get_class(name) for name in names}
+    wrong = sorted(c.__name__ for c in classes if not issubclass(c, nn.Module))
+    if wrong:
+        raise ConfigError(
+            "hardware.strategy.auto_wrap_policy.names",
+            list(names),
+            "import paths of nn.Module classes",
+            f"drop {', '.join(wrong)}; e.g. src.networks.transformer.Block",
+        )
+    return classes

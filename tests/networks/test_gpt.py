@@ -6,6 +6,8 @@ import torch
 from src.errors import ConfigError
 from src.modules.language_model import decay_groups
 from src.networks.gpt import GPT
+from src.networks.transformer import Block
+from tests.conftest import Compose
 
 
 def tiny(**kwargs: object) -> GPT:
@@ -67,3 +69,17 @@ def test_decay_only_on_matrices_of_linear_layers() -> None:
     assert any(p is net.wte.weight for p in rest["params"])
     total = sum(p.numel() for p in net.parameters())
     assert sum(p.numel() for g in (decay, rest) for p in g["params"]) == total
+
+
+def test_fsdp_wraps_each_transformer_block(compose_cfg: Compose) -> None:
+    """Built on the CPU: the strategy's wrap policy names the Block (running it needs GPUs)."""
+    from src.experiments import build
+
+    cfg = compose_cfg(
+        "experiment=lm_stdlib_char",
+        "hardware=fsdp",
+        "hardware.strategy.auto_wrap_policy={_target_:src.networks.transformer.module_classes,"
+        "names:[src.networks.transformer.Block]}",
+    )
+    strategy = build.instantiate(cfg, "hardware.strategy")
+    assert Block in strategy.kwargs["auto_wrap_policy"]._module_classes
