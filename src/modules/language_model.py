@@ -138,7 +138,8 @@ class LanguageModel(pl.LightningModule):
         seconds = time.perf_counter() - self._epoch_start
         mean = self._train_loss_sum / max(self._train_batches, 1)
         self.log("train/loss", mean, sync_dist=True)
-        self.log("train/tokens_per_s", self._train_tokens / max(seconds, 1e-9), sync_dist=True)
+        speed = self._train_tokens / max(seconds, 1e-9)  # this rank's; summed over ranks
+        self.log("train/tokens_per_s", speed, sync_dist=True, reduce_fx="sum")
 
     # ---- evaluation ----------------------------------------------------------------------
     def _eval_step(self, batch: Batch, split: str) -> torch.Tensor:
