@@ -1,6 +1,7 @@
 """SchedulerSpec: every scheduler config builds and steps; warm-up, one-cycle and plateau."""
 
 from functools import partial
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -125,3 +126,16 @@ def test_plateau_with_warmup_is_refused() -> None:
         ConfigError, match=r"scheduler\.warmup=2: expected 0 with ReduceLROnPlateau"
     ):
         SchedulerSpec(partial(ReduceLROnPlateau, patience=1), warmup=2)
+
+
+def test_cosine_without_t_max_spans_the_run_after_the_warmup() -> None:
+    from src.optim import cosine_annealing
+
+    optimizer = sgd(1.0)
+    spec = SchedulerSpec(partial(cosine_annealing, T_max=None, eta_min=0.1), "step", warmup=10)
+    schedule = spec.build(optimizer, trainer(steps=50))
+    assert schedule is not None
+    rates = lrs(schedule, optimizer, 51)
+    assert rates[10] == 1.0  # warm-up over, cosine starts at the full lr
+    assert rates[50] == 0.1  # ... and reaches eta_min at the run's last step
+    assert all(a >= b for a, b in pairwise(rates[10:]))
