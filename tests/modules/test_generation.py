@@ -43,7 +43,6 @@ def test_sampling_keeps_to_top_k_and_is_seeded() -> None:
     assert runs[0] == runs[1]
 
 
-@pytest.mark.slow
 def test_generate_from_a_checkpoint_and_its_errors(compose_cfg: Compose, tmp_path: Path) -> None:
     lm = ["experiment=lm_stdlib_char", "model=gpt_tiny"]
     ckpt = Path(train(compose_cfg(*lm))["run_dir"]) / "checkpoints" / "last.ckpt"

@@ -49,7 +49,6 @@ def test_target_modules_matching_nothing_name_the_key() -> None:
         LoRA(target_modules=["q_proj"]).apply(tiny())
 
 
-@pytest.mark.slow
 def test_fine_tuning_a_checkpoint_changes_only_the_adapters(
     compose_cfg: Compose, tmp_path: Path
 ) -> None:
