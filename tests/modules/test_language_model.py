@@ -50,3 +50,22 @@ def test_loss_falls_when_overfitting_one_batch(tmp_path: Path) -> None:
         optimizer.step()
         losses.append(float(loss))
     assert losses[-1] < 0.25 * losses[0], losses[::10]
+
+
+def test_writing_samples_leaves_training_unchanged(compose_cfg: Compose, tmp_path: Path) -> None:
+    """Samples draw from a generator of their own: with dropout, a run that writes samples
+    reaches exactly the loss of one that does not."""
+    losses = []
+    for every in (0, 2):
+        cfg = compose_cfg(
+            "experiment=lm_stdlib_char",
+            "model=gpt_tiny",
+            "model.net.dropout=0.2",
+            f"model.callbacks.samples.every_n_steps={every}",
+            "model.callbacks.samples.max_new_tokens=5",
+            "test=false",
+            run_dir=tmp_path / str(every),
+        )
+        losses.append(train(cfg)["val/loss"])
+    assert (tmp_path / "2" / "samples" / "step_000002.txt").is_file()
+    assert losses[0] == losses[1]
