@@ -177,7 +177,7 @@ def _device(cfg: DictConfig) -> torch.device:
 
 class SampleText(pl.Callback):
     """Every ``every_n_steps`` training steps, writes ``num_samples`` continuations of
-    ``prompt`` to ``<output_dir>/samples/step_<N>.txt`` (rank 0).
+    ``prompt`` to ``<output_dir>/samples/step_<N>.txt`` and to TensorBoard (rank 0).
 
     Args:
         output_dir: the run directory.
@@ -229,3 +229,14 @@ class SampleText(pl.Callback):
         path = self.output_dir / "samples" / f"step_{step:06d}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n\n---\n\n".join(texts) + "\n")
+        log_texts(trainer, texts, step)
+
+
+def log_texts(trainer: pl.Trainer, texts: list[str], step: int) -> None:
+    """The samples to TensorBoard (its Text tab, ``samples/<i>``); the other loggers have the
+    files in the run directory."""
+    for logger in trainer.loggers:
+        writer: Any = getattr(logger, "experiment", None)
+        if hasattr(writer, "add_text"):  # TensorBoard's SummaryWriter
+            for i, text in enumerate(texts):
+                writer.add_text(f"samples/{i}", f"```\n{text}\n```", step)

@@ -80,3 +80,21 @@ def test_bad_generation_and_corpus_options_fail_before_anything_runs(
     cfg = compose_cfg("experiment=lm_stdlib_char", "mode=generate", "ckpt_path=null", override)
     with pytest.raises(ConfigError, match=rf"^{key}="):
         validate(cfg)
+
+
+def test_samples_reach_tensorboard(compose_cfg: Compose, tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = compose_cfg(
+        "experiment=lm_stdlib_char",
+        "model=gpt_tiny",
+        "logger=tensorboard",
+        "model.callbacks.samples.every_n_steps=2",
+        "model.callbacks.samples.max_new_tokens=5",
+        "test=false",
+        run_dir=tmp_path,
+    )
+    train(cfg)
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"tensors": 0})
+    events.Reload()
+    assert "samples/0/text_summary" in events.Tags()["tensors"]
