@@ -59,6 +59,15 @@ class PredictSchema:
 
 
 @dataclass
+class ExportSchema:
+    formats: list[str] = field(default_factory=lambda: ["onnx"])
+    dir: str = "export"
+    samples: int = 256
+    tolerance: float = 1e-4
+    opset: int | None = None
+
+
+@dataclass
 class CompareSchema:
     runs: str = "${paths.log_dir}/**/multirun/*"
     sort_by: str | None = "${optimized_metric}"
@@ -82,9 +91,10 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict and mode=compare, set by their conf/mode/ files
+    # options of mode=predict, mode=compare and mode=export, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
+    export: ExportSchema | None = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)
