@@ -70,6 +70,11 @@ class CompareSchema:
 
 
 @dataclass
+class ReproduceSchema:
+    run: str = MISSING
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
@@ -82,9 +87,10 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict and mode=compare, set by their conf/mode/ files
+    # options of mode=predict, compare and reproduce, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
+    reproduce: ReproduceSchema | None = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)
