@@ -5,7 +5,7 @@ uncommitted diff in ``git.patch``); Python and the key libraries' versions (ever
 distribution in ``requirements-frozen.txt``); the OS, CPU, thread settings and GPUs; every seed
 in the config; and, once the data are set up, a digest of each split
 (:mod:`src.data.fingerprint`). Captured once per run by rank 0, after the trainer is built
-(~40 ms warm on the CPU, bench/provenance.py), nothing per step.
+(0.11-0.13 s on a shared 2-core CPU: bench/RESULTS.md), nothing per step.
 
 Reading and comparing needs no torch (``mode=compare`` uses it).
 """
@@ -128,9 +128,9 @@ def installed() -> dict[str, str]:
     the metadata files (no subprocess)."""
     versions = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            versions[_canonical(name)] = dist.version
+        meta = dist.metadata  # parsed once: dist.name and dist.version would parse it twice
+        if meta["Name"]:
+            versions[_canonical(meta["Name"])] = meta["Version"]
     return versions
 
 
