@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from src.utils import provenance
+
 
 @dataclass
 class Run:
@@ -19,6 +21,8 @@ class Run:
     metrics: dict[str, float]  # numeric entries of metrics.json
     curves: list[dict[str, float]] = field(default_factory=list)  # one row per training epoch
     label: str = ""
+    # compared provenance fields (commit, versions, machine, data digests) -> short text
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def load_run(path: Path) -> Run:
@@ -36,7 +40,18 @@ def load_run(path: Path) -> Run:
         key, _, value = str(item).partition("=")
         params[key.lstrip("+~")] = value
     epochs = int(metrics.get("epochs", math.inf)) if "epochs" in metrics else None
-    return Run(path, params, metrics, read_curves(path / "csv" / "metrics.csv", epochs))
+    curves = read_curves(path / "csv" / "metrics.csv", epochs)
+    return Run(path, params, metrics, curves, provenance=provenance_fields(path))
+
+
+def provenance_fields(path: Path) -> dict[str, str]:
+    """The compared fields of the run's provenance.json as short text ({} without one)."""
+    fields = provenance.flatten(provenance.read(path)) if (path / provenance.FILE).is_file() else {}
+    return {k: _short(k, v) for k, v in fields.items() if v is not None}
+
+
+def _short(label: str, value: Any) -> str:
+    return str(value)[:10] if label == "commit" else str(value)
 
 
 def load_metrics(run_dir: Path) -> dict[str, Any]:
