@@ -5,7 +5,7 @@ its own output directory in place of the original's, so every file it writes lan
 run directory. Before it starts, every provenance field that differs from the original's is
 printed (commit, uncommitted diff, library versions, machine, seeds, data fingerprints); at the
 end, every final metric that differs. On the CPU with ``hardware.deterministic=true`` the
-metrics are expected to be identical (tests/experiments/test_reproduce.py).
+metrics are expected to be identical (tests/test_reproduce.py).
 """
 
 import json
@@ -133,7 +133,7 @@ def show(
     packages: dict[str, tuple[Any, Any]] | None = None,
 ) -> None:
     """One line per difference, ``key: original -> rerun``; one line when there is none."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # one line per difference, unwrapped
     lines = [f"  {k}: {a} -> {b}" for k, (a, b) in differing.items()]
     if packages:
         shown = [f"{k} {a} -> {b}" for k, (a, b) in list(packages.items())[:10]]
