@@ -295,14 +295,17 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{label: (old, new)}`` for every compared field that differs between two records;
-    data splits recorded by only one of them are not compared."""
+    """``{label: (old, new)}`` for every compared field that differs between two records.
+
+    Data splits and optional libraries recorded by only one of them are not compared: a split
+    one mode did not load, an extra one run had not imported yet (a changed version of any
+    installed distribution shows in :func:`package_differences`)."""
     a, b = flatten(old), flatten(new)
-    data_only_in_one = {k for k in a.keys() ^ b.keys() if k.startswith("data ")}
+    one_sided = {k for k in a.keys() ^ b.keys() if k.startswith("data ") or k.endswith(" version")}
     return {
         k: (a.get(k), b.get(k))
         for k in dict.fromkeys([*a, *b])
-        if k not in data_only_in_one and a.get(k) != b.get(k)
+        if k not in one_sided and a.get(k) != b.get(k)
     }
 
 
