@@ -148,3 +148,21 @@ def test_a_moved_run_directory_evaluates_predicts_resumes_and_compares(
         compose_cfg("mode=reproduce", f"reproduce.run={moved}", run_dir=tmp_path / "again")
     )
     assert again["metrics_differing"] == 0
+
+
+def test_an_evaluation_is_reproduced_with_its_checkpoint(
+    compose_cfg: Compose, tmp_path: Path
+) -> None:
+    run(compose_cfg(DETERMINISTIC, run_dir=tmp_path / "fit"))
+    ckpt = tmp_path / "fit" / "checkpoints" / "last.ckpt"
+    run(compose_cfg(DETERMINISTIC, "mode=eval", f"ckpt_path={ckpt}", run_dir=tmp_path / "ev"))
+    recorded = json.loads((tmp_path / "ev" / "provenance.json").read_text())["data"]
+
+    again = reproduce(
+        compose_cfg("mode=reproduce", f"reproduce.run={tmp_path / 'ev'}", run_dir=tmp_path / "b")
+    )
+
+    assert again["metrics_differing"] == again["provenance_differing"] == 0
+    assert json.loads((tmp_path / "b" / "provenance.json").read_text())["data"] == recorded
+    before = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text()) == before
