@@ -79,6 +79,11 @@ class CompareSchema:
 
 
 @dataclass
+class ReproduceSchema:
+    run: str = MISSING
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
@@ -91,10 +96,11 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict, mode=compare and mode=export, set by their conf/mode/ files
+    # options of mode=predict, compare, export and reproduce, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
     export: ExportSchema | None = None
+    reproduce: ReproduceSchema | None = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)
