@@ -68,6 +68,19 @@ class ExportSchema:
 
 
 @dataclass
+class ServeSchema:
+    artefact: str = MISSING
+    backend: str = "onnx"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_samples: int = 256
+    max_body_mb: float = 8.0
+    max_batch_size: int = 64
+    max_wait_ms: float = 2.0
+    max_concurrency: int = 256
+
+
+@dataclass
 class CompareSchema:
     runs: str = "${paths.log_dir}/**/multirun/*"
     sort_by: str | None = "${optimized_metric}"
@@ -96,10 +109,11 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict, compare, export and reproduce, set by their conf/mode/ files
+    # options of mode=predict, compare, export, serve and reproduce, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
     export: ExportSchema | None = None
+    serve: ServeSchema | None = None
     reproduce: ReproduceSchema | None = None
     name: str = MISSING
     seed: int = 42
