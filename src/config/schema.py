@@ -76,7 +76,7 @@ class ServeSchema:
     max_samples: int = 256
     max_body_mb: float = 8.0
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
     max_concurrency: int = 256
 
 

@@ -30,7 +30,7 @@ class Limits:
     max_samples: int = 256
     max_body_mb: float = 8.0
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 0.0
 
 
 class PredictRequest(BaseModel):
@@ -61,7 +61,8 @@ def create_app(artefact: Artefact, limits: Limits) -> FastAPI:
     def metadata() -> dict[str, Any]:
         card = artefact.card
         keys = ("task", "inputs", "output", "class_names", "source", "versions")
-        return {k: card.get(k) for k in keys} | {"backend": artefact.backend, "limits": limits}
+        served = {"backend": artefact.backend, "limits": limits, "model_calls": batcher.calls}
+        return {k: card.get(k) for k in keys} | served
 
     @app.post("/predict", openapi_extra=schema)
     async def predict(request: Request) -> dict[str, Any]:

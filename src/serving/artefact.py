@@ -1,6 +1,7 @@
 """An exported model folder (``mode=export``'s ``model.json`` + files) loaded for serving."""
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,15 @@ def _onnx(path: Path) -> Callable[[Arrays], np.ndarray]:
         import onnxruntime as ort
     except ImportError as e:
         raise UserError("serving ONNX needs onnxruntime. Fix: pip install 'hydralit[serve]'") from e
+    options = ort.SessionOptions()
+    # threads as torch is told (OMP_NUM_THREADS); no busy-waiting between calls, which steals
+    # the cores that parse and answer requests
+    options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
     except Exception as e:
         raise UserError(f"{path} does not load in ONNX Runtime ({e}). Fix: export it again") from e
 

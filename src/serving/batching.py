@@ -20,14 +20,16 @@ class _Pending:
 class DynamicBatcher:
     """Runs ``run`` on the samples of every request waiting, up to ``max_batch_size`` at once.
 
-    The first request of a batch waits at most ``max_wait_ms`` for others; requests are never
-    split, so a request larger than ``max_batch_size`` runs alone. One model call runs at a
-    time, in a worker thread, so the event loop keeps accepting requests meanwhile.
+    One model call runs at a time, in a worker thread, so the event loop keeps accepting
+    requests meanwhile; those that arrive during a call form the next batch. With
+    ``max_wait_ms`` > 0 a batch also waits that long for more. Requests are never split, so a
+    request larger than ``max_batch_size`` runs alone.
 
     Args:
         run: named input arrays (N, ...) -> output (N, ...).
         max_batch_size: samples per model call.
-        max_wait_ms: how long a batch waits for more requests; 0 runs what is queued at once.
+        max_wait_ms: how long a batch waits for more requests; 0 runs what is queued at once
+            (no added latency when idle, batches as large as the load makes them).
     """
 
     def __init__(

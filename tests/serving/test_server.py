@@ -142,10 +142,13 @@ def test_non_finite_numbers_and_bad_json_and_big_bodies(server: str) -> None:
 
 def test_concurrent_requests_share_model_calls(server: str) -> None:
     body = {"inputs": {"x": _digits(1)}}
+    calls_before = _call(f"{server}/metadata")[1]["model_calls"]
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda _: _call(f"{server}/predict", body), range(48)))
     assert all(status == 200 for status, _ in results)
     assert len({json.dumps(a["outputs"]) for _, a in results}) == 1  # same sample, same output
+    calls = _call(f"{server}/metadata")[1]["model_calls"] - calls_before
+    assert calls < 48  # batched: 16 clients with a 20 ms window share calls
 
 
 def test_bad_artefacts_are_one_error(tmp_path: Path, exported: Path) -> None:
