@@ -8,8 +8,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 OMP_NUM_THREADS=1
 WORKDIR /app
 
-# torch's CPU build (~200 MB instead of the CUDA one), then the project with the serving extra
-RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1
+# torch and torchvision CPU builds (one index: PyPI's torchvision needs its CUDA torch), then
+# the project with the serving extra
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1
 COPY pyproject.toml README.md run.py ./
 COPY src ./src
 COPY conf ./conf
