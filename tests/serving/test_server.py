@@ -2,6 +2,7 @@
 request gets a 4xx naming what is wrong, concurrent requests share model calls."""
 
 import json
+import shutil
 import socket
 import threading
 import time
@@ -182,3 +183,46 @@ def test_serve_entry_fails_before_binding_on_a_missing_artefact(tmp_path: Path) 
     )
     with pytest.raises(UserError, match=r"no model\.json there"):
         serve(cfg)
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None,
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them as root)",
+)
+def test_the_page_predicts_a_digit_in_a_real_browser(server: str) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
+    try:
+        driver.get(f"{server}/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(lambda d: d.find_element(By.ID, "body").get_attribute("value"))
+        assert "task multiclass" in driver.find_element(By.ID, "about").text
+        digit = json.dumps({"inputs": {"x": _digits(1)}})  # a real 0
+        driver.execute_script("document.getElementById('body').value = arguments[0]", digit)
+        driver.find_element(By.ID, "send").click()
+        wait.until(lambda d: "predictions" in d.find_element(By.ID, "result").text)
+        shown = json.loads(driver.find_element(By.ID, "result").text)
+    finally:
+        driver.quit()
+    _, answer = _call(f"{server}/predict", json.loads(digit))
+    assert shown["predictions"] == answer["predictions"]
