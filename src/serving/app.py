@@ -1,11 +1,12 @@
-"""The HTTP service of an exported model: ``POST /predict``, ``GET /health``, ``GET /metadata``,
-and a page at ``/`` to try it.
+"""The HTTP service of an exported model: ``POST /predict`` (JSON, or image files for a model
+of uint8 pixels), ``GET /health``, ``GET /metadata``, and a page at ``/`` to try it.
 
 Every malformed request gets a 4xx whose ``detail`` names the field and what was expected:
 unknown or missing fields, a wrong shape or type, non-finite numbers, too many samples, a body
 over the size limit. A 500 means the model itself failed.
 """
 
+import io
 import json
 import math
 from collections.abc import AsyncIterator
@@ -66,8 +67,12 @@ def create_app(artefact: Artefact, limits: Limits) -> FastAPI:
 
     @app.post("/predict", openapi_extra=schema)
     async def predict(request: Request) -> dict[str, Any]:
-        body = await _read_body(request, int(limits.max_body_mb * 2**20))
-        arrays = parse(body, artefact.inputs, limits.max_samples)
+        limit = int(limits.max_body_mb * 2**20)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            arrays = await _uploaded_images(request, artefact.inputs, limit, limits.max_samples)
+        else:
+            body = await _read_body(request, limit)
+            arrays = parse(body, artefact.inputs, limits.max_samples)
         output = await batcher.submit(arrays)
         return answer(output, artefact.task, artefact.class_names)
 
@@ -92,6 +97,49 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise HTTPException(413, f"the body is over the limit of {limit} bytes")
     return body
+
+
+async def _uploaded_images(
+    request: Request, specs: list[InputSpec], limit: int, max_samples: int
+) -> Arrays:
+    """Image files uploaded as ``file`` fields, decoded, converted and resized to the input."""
+    spec = specs[0]
+    if (
+        len(specs) != 1
+        or spec.dtype != "uint8"
+        or len(spec.shape) != 3
+        or spec.shape[0] not in (1, 3)
+    ):
+        shapes = [f"{s.name}: {s.dtype} {list(s.shape)}" for s in specs]
+        raise HTTPException(
+            415,
+            f"image upload needs one input of uint8 pixels (C, H, W); this model takes "
+            f"{shapes}: send JSON instead",
+        )
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit():
+        raise HTTPException(411, "an upload needs a Content-Length header")
+    if int(declared) > limit:
+        raise HTTPException(413, f"the body has {declared} bytes; the limit is {limit}")
+    form = await request.form(max_files=max_samples, max_fields=max_samples)
+    files = [f for f in form.getlist("file") if not isinstance(f, str)]
+    if not files:
+        raise HTTPException(422, "file: expected one or more image files in `file` fields")
+    images = [_decode(await f.read(), f.filename or "file", spec) for f in files]
+    return {spec.name: np.stack(images)}
+
+
+def _decode(data: bytes, name: str, spec: InputSpec) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    channels, height, width = spec.shape
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            converted = image.convert("L" if channels == 1 else "RGB").resize((width, height))
+    except (UnidentifiedImageError, OSError) as e:
+        raise HTTPException(422, f"file {name}: not an image Pillow can read ({e})") from e
+    pixels = np.asarray(converted, dtype=np.uint8)  # (H, W) or (H, W, 3)
+    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
 def parse(body: bytes, specs: list[InputSpec], max_samples: int) -> Arrays:

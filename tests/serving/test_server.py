@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from src.experiments.train import train
 from src.serving import artefact
 from src.serving.app import Limits, create_app
 from tests.conftest import DATA_DIR, FAST, compose_config
+from tests.data.fakes import own_data
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +50,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(exported: Path) -> Iterator[str]:
-    """The app under uvicorn on a free port, in a thread; yields its base URL."""
-    limits = Limits(max_samples=32, max_body_mb=0.05, max_batch_size=16, max_wait_ms=20)
-    app = create_app(artefact.load(exported), limits)
+@contextmanager
+def serving(folder: Path, limits: Limits) -> Iterator[str]:
+    """The app of an export under uvicorn on a free port, in a thread; yields its base URL."""
+    app = create_app(artefact.load(folder), limits)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     running = uvicorn.Server(config)
@@ -61,9 +62,18 @@ def server(exported: Path) -> Iterator[str]:
     deadline = time.monotonic() + 30
     while not running.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(exported: Path) -> Iterator[str]:
+    limits = Limits(max_samples=32, max_body_mb=0.05, max_batch_size=16, max_wait_ms=20)
+    with serving(exported, limits) as url:
+        yield url
 
 
 def _call(url: str, body: Any = None, raw: bytes | None = None) -> tuple[int, dict[str, Any]]:
@@ -226,3 +236,41 @@ def test_the_page_predicts_a_digit_in_a_real_browser(server: str) -> None:
         driver.quit()
     _, answer = _call(f"{server}/predict", json.loads(digit))
     assert shown["predictions"] == answer["predictions"]
+
+
+def test_image_files_upload_to_a_model_of_pixels(tmp_path: Path) -> None:
+    """An image-folder model takes uint8 pixels: PNG uploads give what their pixels as JSON do;
+    a file that is not an image is a 422, and a model of other inputs answers 415."""
+    import httpx
+    from PIL import Image
+
+    base = [f"paths.log_dir={tmp_path}", f"paths.data_dir={DATA_DIR}", *FAST]
+    data = own_data("images", tmp_path)
+    train(
+        compose_config([*base, "experiment=image_folder_cnn", *data, "test=false"], tmp_path / "t")
+    )
+    ckpt = tmp_path / "t" / "checkpoints" / "last.ckpt"
+    exporting = [*base, "experiment=image_folder_cnn", *data, "mode=export", f"ckpt_path={ckpt}"]
+    export(compose_config(exporting, tmp_path / "x"))
+    pngs = sorted((tmp_path / "images").rglob("*.png"))[:2]
+    with serving(tmp_path / "x" / "export", Limits()) as url:
+        files = [("file", (p.name, p.read_bytes(), "image/png")) for p in pngs]
+        uploaded = httpx.post(f"{url}/predict", files=files, timeout=30)
+        size = json.loads((tmp_path / "x" / "export" / "model.json").read_text())["inputs"][0]
+        height, width = size["shape"][2:]
+        pixels = [
+            np.asarray(Image.open(p).convert("RGB").resize((width, height))).transpose(2, 0, 1)
+            for p in pngs
+        ]
+        as_json = httpx.post(f"{url}/predict", json={"inputs": {"x": np.stack(pixels).tolist()}})
+        bad = httpx.post(f"{url}/predict", files=[("file", ("a.png", b"not png", "image/png"))])
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["outputs"] == as_json.json()["outputs"]
+    assert bad.status_code == 422 and "a.png: not an image" in bad.json()["detail"]
+
+
+def test_an_upload_to_a_model_of_other_inputs_is_a_415(server: str) -> None:
+    import httpx
+
+    answer = httpx.post(f"{server}/predict", files=[("file", ("a.png", b"x", "image/png"))])
+    assert answer.status_code == 415 and "image upload needs one input of uint8" in answer.text
