@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from src.config.arguments import check_arguments
 from src.errors import ConfigError
 from tests.conftest import CONF, Compose, run_cli
+from tests.data.fakes import own_data_for
 
 # every group whose nodes build.instantiate builds, plus the experiments that set them
 GROUPS = ("model", "dataset", "optimizer", "scheduler", "callbacks", "logger", "hardware")
@@ -27,8 +28,8 @@ def check_all(cfg: DictConfig) -> None:
 
 
 @pytest.mark.parametrize("override", MEMBERS)
-def test_every_config_passes(compose_cfg: Compose, override: str) -> None:
-    check_all(compose_cfg(override))
+def test_every_config_passes(compose_cfg: Compose, tmp_path: Path, override: str) -> None:
+    check_all(compose_cfg(override, *own_data_for(override, tmp_path=tmp_path)))
 
 
 # (overrides, the message's start, a part it must also hold)

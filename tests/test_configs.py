@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CONF, ROOT, Compose, run_py_importing_none_of
-from tests.data.fakes import own_data
+from tests.data.fakes import own_data_for
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir() and p.name != "hydra")
 
@@ -34,15 +34,6 @@ PARTNER = {
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
     },
 }
-# members that read the user's files (their own or their partner's): small generated ones
-OWN_DATA = {
-    ("dataset", "csv"): "classification",
-    ("dataset", "image_folder"): "images",
-    ("model", "mlp_regressor"): "regression",
-    ("experiment", "csv_classification"): "classification",
-    ("experiment", "csv_regression"): "regression",
-    ("experiment", "image_folder_cnn"): "images",
-}
 
 
 @pytest.mark.parametrize(("group", "member"), ALL, ids=[f"{g}={m}" for g, m in ALL])
@@ -56,10 +47,9 @@ def test_every_config_composes_and_instantiates(
 
     from src.experiments import build
 
-    kind = OWN_DATA.get((group, member))
-    files = own_data(kind, tmp_path) if kind else []
-    partner = PARTNER.get(group, {}).get(member, [])
-    cfg = compose_cfg(f"{group}={member}", "logger=none", *partner, *files)
+    overrides = [f"{group}={member}", *PARTNER.get(group, {}).get(member, [])]
+    files = own_data_for(*overrides, tmp_path=tmp_path)
+    cfg = compose_cfg(*overrides, "logger=none", *files)
     # resolving every interpolation catches dangling ${...} references
     OmegaConf.to_container(cfg, resolve=True)
     assert build.datamodule(cfg) is not None

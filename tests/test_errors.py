@@ -206,6 +206,16 @@ def cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess[str]:
         (["optimizer.lr=-1"], 2, "optimizer.lr=-1: expected a number > 0. Fix: e.g. optimizer.lr="),
         (["mode=eval"], 2, "ckpt_path=None: expected a checkpoint file in mode=eval."),
         (["resume=latest"], 2, "resume='latest': expected an earlier run of 'digits_cnn'"),
+        (["mode=reproduce"], 2, "reproduce.run='???': expected a value"),
+        # Lightning's own check, inside fit: 0.1 of the 4 validation batches is < 1 batch
+        (
+            ["trainer.limit_val_batches=0.1", "trainer.limit_train_batches=2"],
+            2,
+            "trainer.limit_val_batches=0.1: expected a value Lightning accepts (Lightning: You "
+            "requested to check 0.1 of the `val_dataloader` but 0.1 * 4 < 1. Please increase the "
+            "`limit_val_batches` argument. Try at least `limit_val_batches=0.25`). Fix: set "
+            "trainer.limit_val_batches=0.25",
+        ),
     ],
 )
 def test_cli_prints_one_message_without_traceback(

@@ -7,7 +7,7 @@ import pytest
 
 from src.experiments.train import train
 from tests.conftest import CONF, Compose
-from tests.data.fakes import own_data, write_cifar10
+from tests.data.fakes import own_data_for, write_cifar10
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -18,11 +18,7 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
         write_cifar10(tmp_path / "cifar")
         # small batches: ResNet-18 on 32x32 images is slow on a CPU
         return [f"paths.data_dir={tmp_path / 'cifar'}", "dataset.batch_size=8"]
-    if experiment.startswith("csv_"):
-        return own_data(experiment.removeprefix("csv_"), tmp_path)
-    if experiment.startswith("image_folder"):
-        return own_data("images", tmp_path)
-    return []
+    return own_data_for(f"experiment={experiment}", tmp_path=tmp_path)
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

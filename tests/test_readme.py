@@ -102,3 +102,28 @@ def test_language_model_commands_run(tmp_path: Path) -> None:
     out = run_cli(logs, *args, "hardware=cpu", "generate.max_new_tokens=20")
     assert out.returncode == 0, f"{out.stdout}\n{out.stderr}"
     assert "--- sample 1 ---\nimport" in out.stdout
+
+
+REPRODUCE = (
+    README.split("## Reproducing a result", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+)
+
+
+@pytest.mark.slow
+def test_reproducing_a_result_commands_run(tmp_path: Path) -> None:
+    """Each line of "Reproducing a result", a few batches each: the rerun reports identical
+    provenance and metrics, and compare lists both runs."""
+    logs = tmp_path / "outputs"
+    fast = [a for a in FAST if "progress_bar" not in a]  # run_cli sets it
+    outputs = []
+    for line in REPRODUCE.splitlines():
+        args = [a.replace("outputs/", f"{logs}/") for a in shlex.split(line.split("  #")[0])[2:]]
+        if any(a.startswith("reproduce.run=") for a in args):
+            (original,) = logs.glob("digits_cnn/*")  # the first line's run
+            args = [f"reproduce.run={original}" if "reproduce.run" in a else a for a in args]
+        out = run_cli(logs, *args, *fast)
+        assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
+        outputs.append(" ".join(out.stdout.split()))  # rich wraps long lines
+    assert f"provenance of {original} and of this rerun: identical" in outputs[1]
+    assert f"final metrics of {original} and of this rerun: identical" in outputs[1]
+    assert "2 runs" in outputs[2]

@@ -102,7 +102,8 @@ def test_offline_run_holds_config_metrics_and_summary(no_account: dict, compose_
     # final metrics as summary values, equal to what metrics.json says
     for key in ("test/acc", "val/acc", "val/loss", "epochs"):
         assert wb.summary[key] == pytest.approx(metrics[key]), key
-    assert wb.summary["best_checkpoint"] == metrics["best_checkpoint"]
+    # metrics.json names it relative to the run directory, W&B where it was written
+    assert wb.summary["best_checkpoint"] == str(out / metrics["best_checkpoint"])
     # per-epoch history (2 training epochs, then the best checkpoint's validation) and plots
     val_acc = [h["val/acc"] for h in wb.history if "val/acc" in h]
     assert len(val_acc) == 3 and val_acc[-1] == pytest.approx(metrics["val/acc"])
@@ -115,7 +116,10 @@ def test_offline_run_holds_config_metrics_and_summary(no_account: dict, compose_
 
     # evaluating the checkpoint in the same process is a new run of job type eval
     ev = compose_cfg(
-        "logger=wandb", "mode=eval", f"ckpt_path={metrics['best_checkpoint']}", run_dir=out / "eval"
+        "logger=wandb",
+        "mode=eval",
+        f"ckpt_path={wb.summary['best_checkpoint']}",
+        run_dir=out / "eval",
     )
     run(ev)
     evaluated = only_run(out / "eval" / "wandb")

@@ -31,7 +31,8 @@ def test_default_experiment_reaches_097_on_digits(compose_cfg: Compose, tmp_path
         assert (out / name).is_file(), name
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["test/acc"] == pytest.approx(metrics["test/acc"])
-    assert Path(saved["best_checkpoint"]).is_file()
+    assert (out / saved["best_checkpoint"]).is_file()  # relative to the run directory
+    assert saved["run_dir"] == "."
 
 
 def test_binary_tabular_reports_auroc_and_roc_plot(compose_cfg: Compose) -> None:

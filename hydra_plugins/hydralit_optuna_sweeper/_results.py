@@ -39,6 +39,7 @@ def write(
     out.mkdir(parents=True, exist_ok=True)
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     summary = _summary(study, settings, trials, done, arguments)
+    summary["storage"] = portable_storage(settings.storage, out)
     OmegaConf.save(OmegaConf.create(summary), out / "optimization_results.yaml")
     write_csv(study.get_trials(deepcopy=False), out / "trials.csv")
     if settings.plots and done:
@@ -85,6 +86,17 @@ def _summary(
     else:
         summary["pareto_front"] = best
     return summary
+
+
+def portable_storage(url: str, sweep_dir: Path) -> str:
+    """A SQLite URL of a file inside the sweep directory names it relative to that directory
+    (``sqlite:///optuna.db``), so a moved or copied sweep directory's results still name its
+    own file; other URLs are kept."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    file, folder = Path(url[len(prefix) :]).resolve(), sweep_dir.resolve()
+    return prefix + file.relative_to(folder).as_posix() if folder in file.parents else url
 
 
 def reproduce(overrides: list[str]) -> str:

@@ -1,5 +1,6 @@
 """Best and last checkpoints from one callback, each epoch's state serialised once."""
 
+from pathlib import Path
 from typing import Any
 from weakref import proxy
 
@@ -31,6 +32,40 @@ class ModelCheckpoint(LightningModelCheckpoint):
         super().__init__(*args, **kwargs)
         self._fresh: tuple[str, int] | None = None  # (top-k file, global step) just saved
         self._link_source: str | None = None
+        self._loaded_from: Path | None = None  # the folder of the checkpoint being restored
+
+    # ---- paths in the saved state: relative to the checkpoint's folder (a moved run resumes) --
+    def state_dict(self) -> dict[str, Any]:
+        """Lightning's state, with ``dirpath`` as ``.`` and the files in it by name: a
+        checkpoint names no absolute path, and one copied elsewhere still names its own files."""
+        state = super().state_dict()
+        if self.dirpath is None:
+            return state
+        root = Path(self.dirpath)
+        state = {k: _relative(v, root) if k in _PATH_KEYS else v for k, v in state.items()}
+        state["best_k_models"] = {_relative(k, root): v for k, v in state["best_k_models"].items()}
+        state["dirpath"] = "."
+        return state
+
+    def on_load_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        # Lightning restores callbacks' states right after this hook, from this file
+        path = trainer.ckpt_path
+        self._loaded_from = Path(path).resolve().parent if path and Path(path).is_file() else None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Relative paths (see :meth:`state_dict`) resolved against the folder the checkpoint
+        was loaded from; absolute ones (older checkpoints) kept."""
+        base = self._loaded_from
+        if base is not None and state_dict.get("dirpath") == ".":
+            state_dict = {
+                k: str(base / v) if k in _PATH_KEYS and v else v for k, v in state_dict.items()
+            }
+            models = state_dict.get("best_k_models") or {}
+            state_dict["best_k_models"] = {str(base / k): v for k, v in models.items()}
+            state_dict["dirpath"] = str(base)
+        super().load_state_dict(state_dict)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_epoch_end(trainer, pl_module)
@@ -78,3 +113,18 @@ class ModelCheckpoint(LightningModelCheckpoint):
             super()._save_last_checkpoint(trainer, monitor_candidates)
         finally:
             self._link_source = self._fresh = None
+
+
+# ModelCheckpoint's state entries that hold a file in its dirpath
+_PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def _relative(path: str, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies inside it, else unchanged."""
+    if (
+        not path
+        or not Path(path).is_absolute()
+        or root.resolve() not in Path(path).resolve().parents
+    ):
+        return path
+    return Path(path).resolve().relative_to(root.resolve()).as_posix()

@@ -59,6 +59,28 @@ class PredictSchema:
 
 
 @dataclass
+class ExportSchema:
+    formats: list[str] = field(default_factory=lambda: ["onnx"])
+    dir: str = "export"
+    samples: int = 256
+    tolerance: float = 1e-4
+    opset: int | None = None
+
+
+@dataclass
+class ServeSchema:
+    artefact: str = MISSING
+    backend: str = "onnx"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_samples: int = 256
+    max_body_mb: float = 8.0
+    max_batch_size: int = 64
+    max_wait_ms: float = 0.0
+    max_concurrency: int = 256
+
+
+@dataclass
 class CompareSchema:
     runs: str = "${paths.log_dir}/**/multirun/*"
     sort_by: str | None = "${optimized_metric}"
@@ -67,6 +89,11 @@ class CompareSchema:
     metrics: list[str] = field(default_factory=list)
     curves: list[str] = field(default_factory=lambda: ["val/loss", "${optimized_metric}"])
     skip_unfinished: bool = False
+
+
+@dataclass
+class ReproduceSchema:
+    run: str = MISSING
 
 
 @dataclass
@@ -82,9 +109,13 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict, mode=compare and mode=generate, set by their conf/mode/ files
+    # options of mode=predict, compare, export, serve and reproduce, set by their conf/mode/
+    # files; mode=generate's are checked by src/config/validate.py
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
+    export: ExportSchema | None = None
+    serve: ServeSchema | None = None
+    reproduce: ReproduceSchema | None = None
     generate: Any = None
     name: str = MISSING
     seed: int = 42

@@ -280,6 +280,20 @@ def _check_compare(cfg: DictConfig) -> None:
         )
 
 
+def _check_reproduce(cfg: DictConfig) -> None:
+    run = OmegaConf.select(cfg, "reproduce.run", default=None, throw_on_missing=False)
+    if run is None or os.path.isfile(os.path.join(str(run), "config_resolved.yaml")):
+        return
+    found = "no such directory" if not os.path.isdir(str(run)) else "no config_resolved.yaml in it"
+    raise ConfigError(
+        "reproduce.run",
+        str(run),
+        f"the directory of a run, holding its config_resolved.yaml ({found})",
+        "give a folder such as outputs/<name>/<time> or a sweep job's outputs/<name>/multirun/"
+        "<time>/<job>",
+    )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     for rule in RULES:
@@ -299,6 +313,7 @@ def validate(cfg: DictConfig) -> None:
     _check_pretrained_init(cfg)
     _check_metric_names(cfg)
     _check_compare(cfg)
+    _check_reproduce(cfg)
     groups = ("dataset", "model", "optimizer", "scheduler", "compression", "trainer", "logger")
     for group in (*groups, "callbacks"):
         if cfg.get(group) is not None:

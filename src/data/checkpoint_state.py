@@ -27,8 +27,9 @@ def checkpoint_data_state(ckpt_path: str, datamodule: str) -> dict[str, Any]:
 
 @lru_cache(maxsize=4)
 def _load_state(path: str, mtime_ns: int, datamodule: str) -> dict[str, Any] | None:
-    import torch  # only with a checkpoint, after the config is validated up to here
+    # only with a checkpoint, after the config is validated up to here: loaded as every entry
+    # loads one (weights_only; a damaged or foreign file is one error naming it)
+    from src.utils.checkpoints import verify_checkpoint
 
-    checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=False)
-    state = checkpoint.get(datamodule)
+    state = verify_checkpoint(path).get(datamodule)
     return dict(state) if state else None

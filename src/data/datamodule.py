@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from src.data import fingerprint
 from src.data.augment import BatchAugment
 from src.data.loader import Batch, TensorLoader
 from src.data.sources import Arrays, FittedSource, Inputs
@@ -182,6 +183,10 @@ class InMemoryDataModule(pl.LightningDataModule):
             # normalised per batch on the device, in on_after_batch_transfer
             out[k] = torch.from_numpy(np.ascontiguousarray(x))
         return out
+
+    def fingerprint(self) -> dict[str, str]:
+        """``{split: digest}`` of the tensors set up (after preprocessing), for provenance."""
+        return {k: fingerprint.of_tensors(v) for k, v in self.splits.items()}
 
     # ---- serving -----------------------------------------------------------------------------
     @property

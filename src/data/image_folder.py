@@ -18,7 +18,7 @@ import torch
 from sklearn.model_selection import train_test_split
 from torch.utils.data import DataLoader
 
-from src.data import image_files
+from src.data import fingerprint, image_files
 from src.data.augment import BatchAugment
 from src.data.image_files import Files
 from src.data.loader import Batch, TensorLoader
@@ -225,6 +225,15 @@ class ImageFolderDataModule(pl.LightningDataModule):
             ]
         offset, scale = _channel_stats(x, self.normalize)
         return offset.view(1, -1, 1, 1), scale.view(1, -1, 1, 1)
+
+    def fingerprint(self) -> dict[str, str]:
+        """``{split: digest}`` of the decoded images held in memory, else of the files' bytes."""
+        return {
+            k: fingerprint.of_tensors(self.tensors[k])
+            if k in self.tensors
+            else fingerprint.of_files(v.paths, v.labels)
+            for k, v in self.files.items()
+        }
 
     # ---- serving -----------------------------------------------------------------------------
     @property

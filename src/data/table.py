@@ -97,8 +97,14 @@ def _read(
 
 
 def _delimited(path: str, sep: str, header: bool) -> tuple[list[str], list[list[str | None]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [row for row in csv.reader(f, delimiter=sep) if row]  # blank lines hold no row
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f, delimiter=sep) if row]  # blank lines hold no row
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise DataError(
+            f"{path} is not a delimited text file in UTF-8 ({e}). Fix: save it as CSV in UTF-8, "
+            "or as Parquet with a .parquet suffix"
+        ) from e
     if not rows or (header and len(rows) < 2):
         raise DataError(f"{path} holds no data rows")
     names = [n.strip() for n in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
@@ -124,7 +130,10 @@ def _parquet(path: str) -> tuple[list[str], list[list[str | None]]]:
             "Fix: pip install 'hydralit[parquet]' (or pip install pyarrow), or save the table "
             "as CSV"
         ) from e
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"{path} is not a readable Parquet file: {e}. Fix: write it again") from e
     cells = [[None if v is None else str(v) for v in col.to_pylist()] for col in table.columns]
     if not cells or not cells[0]:
         raise DataError(f"{path} holds no data rows")

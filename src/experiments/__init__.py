@@ -7,6 +7,7 @@ from hydra.utils import get_method
 from omegaconf import DictConfig
 
 from src import tracking
+from src.config.lightning_errors import as_user_errors
 from src.config.validate import validate
 
 
@@ -19,7 +20,8 @@ def run(cfg: DictConfig) -> float | None:
     entry = get_method(cfg.mode.entry)
     _route_lightning_logs()
     with tracking.session(cfg) as session:  # loggers end with the job's status, even on errors
-        metrics = entry(cfg)
+        with as_user_errors(cfg):  # Lightning's checks of trainer.* against the data: one line
+            metrics = entry(cfg)
         session.record(metrics)
     value = metrics.get(cfg.optimized_metric) if cfg.optimized_metric else None
     return None if value is None else float(value)

@@ -2,6 +2,7 @@
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -13,6 +14,7 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from src.callbacks.provenance import DataFingerprint
 from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
@@ -73,12 +75,14 @@ def module(cfg: DictConfig) -> pl.LightningModule:
 
 
 def callbacks(cfg: DictConfig) -> list[Callback]:
-    """The ``callbacks`` group's callbacks, then the ``compression`` member's."""
+    """The ``callbacks`` group's callbacks, then the ``compression`` member's, then the one that
+    records the data's fingerprint in the run's provenance (always)."""
     built = [instantiate(cfg, f"callbacks.{k}") for k, v in cfg.callbacks.items() if v is not None]
     extra = cfg.compression.get("callbacks") or {}
-    return built + [
+    built += [
         instantiate(cfg, f"compression.callbacks.{k}") for k, v in extra.items() if v is not None
     ]
+    return [*built, DataFingerprint(Path(cfg.paths.output_dir))]
 
 
 def loggers(cfg: DictConfig) -> list[Logger]:

@@ -2,12 +2,13 @@
 
     python run.py mode=compare compare.runs='outputs/<name>/multirun/<time>'
 
-Reads each run's ``metrics.json`` (final metrics), ``.hydra/overrides.yaml`` (what was changed)
-and ``csv/metrics.csv`` (per-epoch values), then writes into this run's directory:
-``comparison.md`` and the console table (one row per run, best first, ``compare.metrics``),
-``comparison.csv`` (the same rows with every metric), ``comparison_curves.png`` (learning
-curves overlaid) and ``comparison_scatter.png`` (the sort metric against each varying param).
-Needs no torch, network or W&B account.
+Reads each run's ``metrics.json`` (final metrics), ``.hydra/overrides.yaml`` (what was changed),
+``provenance.json`` (the fields that differ between runs, e.g. commit or data fingerprint, are
+shown beside the params) and ``csv/metrics.csv`` (per-epoch values), then writes into this run's
+directory: ``comparison.md`` and the console table (one row per run, best first,
+``compare.metrics``), ``comparison.csv`` (the same rows with every metric),
+``comparison_curves.png`` (learning curves overlaid) and ``comparison_scatter.png`` (the sort
+metric against each varying param). Needs no torch, network or W&B account.
 """
 
 import csv
@@ -41,9 +42,10 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     missing = [m for m in metrics if not any(m in r.metrics for r in runs)]
     if missing:
         raise ConfigError("compare.metrics", missing, "metrics present in the runs' metrics.json")
-    header, rows = table(runs, params, metrics)
+    fields = varying_provenance(runs)  # e.g. two commits or data fingerprints
+    header, rows = table(runs, params, metrics, fields)
     out.mkdir(parents=True, exist_ok=True)
-    write_csv(out / "comparison.csv", *table(runs, params, all_metrics(runs, sort_by)))
+    write_csv(out / "comparison.csv", *table(runs, params, all_metrics(runs, sort_by), fields))
     write_markdown(out / "comparison.md", header, rows)
     from src.utils import compare_plots  # matplotlib only when there is something to draw
 
@@ -160,6 +162,15 @@ def varying_params(runs: list[Run]) -> list[str]:
     return [k for k in keys if len({r.params.get(k) for r in runs}) > 1]
 
 
+def varying_provenance(runs: list[Run]) -> list[str]:
+    """Provenance fields (commit, library versions, machine, data digests) that differ between
+    runs; none for a single run."""
+    if len(runs) == 1:
+        return []
+    keys = list(dict.fromkeys(k for r in runs for k in r.provenance))
+    return [k for k in keys if len({r.provenance.get(k) for r in runs}) > 1]
+
+
 def default_metrics(runs: list[Run], sort_by: str) -> list[str]:
     """``sort_by``, then loss and the sort metric's kind (acc, ...) of val and test."""
     kind = sort_by.split("/", 1)[-1]
@@ -174,15 +185,18 @@ def all_metrics(runs: list[Run], sort_by: str) -> list[str]:
 
 
 def table(
-    runs: list[Run], params: list[str], metrics: list[str]
+    runs: list[Run], params: list[str], metrics: list[str], fields: list[str] | None = None
 ) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows: rank, run, params, metrics; a missing value is an empty cell."""
-    header = ["rank", "run", *params, *metrics]
+    """Header and rows: rank, run, params, provenance fields, metrics; a missing value is an
+    empty cell."""
+    fields = fields or []
+    header = ["rank", "run", *params, *fields, *metrics]
     rows = [
         [
             i + 1,
             r.label,
             *(r.params.get(p, "") for p in params),
+            *(r.provenance.get(f, "") for f in fields),
             *(r.metrics.get(m) for m in metrics),
         ]
         for i, r in enumerate(runs)

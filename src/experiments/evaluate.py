@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from src.experiments import build
 from src.experiments.train import scalars
-from src.utils import report
+from src.utils import provenance, report
 from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
@@ -25,6 +25,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer = build.trainer(cfg, build.callbacks(cfg), build.loggers(cfg))
     if trainer.is_global_zero:
         report.save_config(cfg, out)
+        provenance.save(cfg, out)
     trainer.validate(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)
     metrics: dict[str, Any] = scalars(trainer, "val/")
     trainer.test(module, datamodule=datamodule, ckpt_path=ckpt, verbose=False)

@@ -12,7 +12,7 @@ from rich.console import Console
 from src.errors import UserError
 from src.experiments import build
 from src.hardware import distributed
-from src.utils import report
+from src.utils import provenance, report
 from src.utils.checkpoints import resume_path, verify_checkpoint
 
 Columns = dict[str, torch.Tensor]
@@ -32,6 +32,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = verify_checkpoint(ckpt, module)
     datamodule = build.datamodule(cfg, checkpoint)
     trainer = build.trainer(cfg, build.callbacks(cfg), [])
+    if trainer.is_global_zero:
+        report.save_config(cfg, out)
+        provenance.save(cfg, out)
     batches = cast(
         list[Columns], trainer.predict(module, datamodule=datamodule, ckpt_path=ckpt) or []
     )
@@ -40,7 +43,6 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     path = out / cfg.predict.output_file
     rows = len(next(iter(columns.values()))) if columns else 0
     if trainer.is_global_zero:
-        report.save_config(cfg, out)
         write_csv(path, columns)
         Console().print(
             f"wrote {rows} predictions of the {cfg.predict.split} split to [bold]{path}[/]"

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from src.callbacks.history import MetricHistory
 from src.experiments import build
 from src.sweep.trial import stop_if_pruned, trial_callbacks
-from src.utils import report
+from src.utils import provenance, report
 from src.utils.checkpoints import resume_path, verify_checkpoint
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = build.trainer(cfg, callbacks, build.loggers(cfg))
     if trainer.is_global_zero:
         report.save_config(cfg, out)
+        provenance.save(cfg, out)
         if cfg.print_config:
             report.print_config(cfg)
 

@@ -1,7 +1,9 @@
 """Classification of images, signals, tabular rows and any named inputs (multiclass or binary)."""
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
@@ -9,11 +11,18 @@ from torch.optim import Optimizer
 from torchmetrics import Metric
 
 from src.errors import ConfigError
-from src.modules.supervised import Batch, SupervisedModule, inputs_of
+from src.modules.supervised import (
+    Batch,
+    SplitMetrics,
+    attached_for_test,
+    inputs_of,
+    optimizer_and_schedule,
+)
+from src.networks.init import initialize
 from src.optim import SchedulerSpec
 
 
-class ClassificationModule(SupervisedModule):
+class ClassificationModule(pl.LightningModule):
     """Trains ``net`` to classify; logs loss and metrics per split as ``<split>/<name>``.
 
     Args:
@@ -36,8 +45,6 @@ class ClassificationModule(SupervisedModule):
         callbacks: the task's own callbacks (plots of the test split), added to the trainer's.
     """
 
-    progress_metric = "acc"
-
     def __init__(
         self,
         net: nn.Module,
@@ -54,7 +61,11 @@ class ClassificationModule(SupervisedModule):
         init: str = "default",
         callbacks: Mapping[str, Callback] | None = None,
     ) -> None:
-        super().__init__(net, optimizer, scheduler, metrics, train_metrics, init, callbacks)
+        super().__init__()
+        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
+        initialize(self.net, init)
+        self.metrics = SplitMetrics(metrics, train_metrics, shown="acc")
+        self.task_callbacks = list((callbacks or {}).values())
         self.task, self.num_classes = task, num_classes
         self.loss = loss or (nn.BCEWithLogitsLoss() if task == "binary" else nn.CrossEntropyLoss())
         self.class_weighting, self.l1, self.l2 = class_weighting, l1, l2
@@ -118,7 +129,7 @@ class ClassificationModule(SupervisedModule):
         logits = self(**inputs_of(batch))
         loss = self._loss(logits, y)
         probs = self.probabilities(logits.detach().float())
-        self.record(split, loss, (probs, y), len(y))
+        self.metrics.record(self, split, loss, (probs, y), len(y))
         return loss, probs
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -142,3 +153,9 @@ class ClassificationModule(SupervisedModule):
             columns = {f"prob_{name}": probs[:, i] for i, name in enumerate(names)}
             pred = probs.argmax(-1)
         return {"target": batch["target"], "prediction": pred, **columns}
+
+    def configure_callbacks(self) -> list[Callback]:
+        return attached_for_test(self, self.task_callbacks)
+
+    def configure_optimizers(self) -> Any:
+        return optimizer_and_schedule(self, self.optimizer_factory, self.scheduler)

@@ -1,7 +1,9 @@
 """Regression: one or several numbers per sample, from any network and any named inputs."""
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
+import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
@@ -9,13 +11,20 @@ from torch.optim import Optimizer
 from torchmetrics import Metric
 
 from src.errors import ConfigError
-from src.modules.supervised import Batch, SupervisedModule, inputs_of
+from src.modules.supervised import (
+    Batch,
+    SplitMetrics,
+    attached_for_test,
+    inputs_of,
+    optimizer_and_schedule,
+)
+from src.networks.init import initialize
 from src.optim import SchedulerSpec
 
 SCALINGS = ("standard", "none")
 
 
-class RegressionModule(SupervisedModule):
+class RegressionModule(pl.LightningModule):
     """Trains ``net`` to predict ``target``; logs loss and metrics per split as ``<split>/<name>``.
 
     With ``target_scaling=standard`` the network learns the target standardised by the mean
@@ -39,7 +48,6 @@ class RegressionModule(SupervisedModule):
         callbacks: the task's own callbacks (the residual plot of the test split).
     """
 
-    progress_metric = "r2"
     target_offset: torch.Tensor
     target_scale: torch.Tensor
     scaled: torch.Tensor
@@ -57,7 +65,11 @@ class RegressionModule(SupervisedModule):
         init: str = "default",
         callbacks: Mapping[str, Callback] | None = None,
     ) -> None:
-        super().__init__(net, optimizer, scheduler, metrics, train_metrics, init, callbacks)
+        super().__init__()
+        self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
+        initialize(self.net, init)
+        self.metrics = SplitMetrics(metrics, train_metrics, shown="r2")
+        self.task_callbacks = list((callbacks or {}).values())
         if target_scaling not in SCALINGS:
             raise ConfigError("model.target_scaling", target_scaling, "one of standard, none")
         self.loss = loss or nn.MSELoss()
@@ -109,7 +121,7 @@ class RegressionModule(SupervisedModule):
             offset, scale = offset[0], scale[0]
         loss = self.loss(out, (y - offset) / scale)
         pred = out.detach() * scale + offset
-        self.record(split, loss, (pred, y), len(y))
+        self.metrics.record(self, split, loss, (pred, y), len(y))
         return loss, pred
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
@@ -128,3 +140,9 @@ class RegressionModule(SupervisedModule):
         y = batch["target"]
         pred = self(**inputs_of(batch)).float()
         return {"target": y, "prediction": pred.reshape(y.shape)}
+
+    def configure_callbacks(self) -> list[Callback]:
+        return attached_for_test(self, self.task_callbacks)
+
+    def configure_optimizers(self) -> Any:
+        return optimizer_and_schedule(self, self.optimizer_factory, self.scheduler)

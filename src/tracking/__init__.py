@@ -9,7 +9,6 @@ and marks failed jobs failed. Nothing here imports torch or a tracking client.
 """
 
 import logging
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+
+from src.utils import provenance
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,10 @@ class Session:
     @cached_property
     def info(self) -> dict[str, Any]:
         """Where and from what code the run came: logged beside the config as ``run_info``."""
-        commit, dirty = git_state(Path(str(self.cfg.paths.root_dir)))
+        git = provenance.git_state(Path(str(self.cfg.paths.root_dir)), patch="") or {}
         info = {
-            "git_commit": commit,
-            "git_dirty": dirty,
+            "git_commit": git.get("commit"),
+            "git_dirty": git.get("dirty"),
             "output_dir": str(Path(str(self.cfg.paths.output_dir)).resolve()),
             "overrides": list(_hydra_select("overrides.task") or []),
             "job_num": _hydra_select("job.num"),
@@ -162,24 +163,3 @@ def _hydra_select(key: str) -> Any:
     if not HydraConfig.initialized():
         return None
     return OmegaConf.select(HydraConfig.instance().cfg.hydra, key, default=None)  # type: ignore[union-attr]
-
-
-def git_state(root: Path) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the repository holding ``root``; (None, None) outside a git checkout."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-        if commit.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired) as e:
-        log.warning("git state not recorded: %s", e)
-        return None, None
-    return commit.stdout.strip(), bool(status.stdout.strip())

@@ -49,9 +49,22 @@ def print_config(cfg: DictConfig) -> None:
 
 
 def write_metrics(out: Path, metrics: Mapping[str, Any]) -> Path:
+    """``metrics.json``; paths inside ``out`` are written relative to it (the run directory is
+    ``.``), so that a moved or copied run directory still names its own files."""
     path = out / "metrics.json"
-    path.write_text(json.dumps(dict(metrics), indent=2, sort_keys=True))
+    portable = {k: relative_to_run(v, out) for k, v in metrics.items()}
+    path.write_text(json.dumps(portable, indent=2, sort_keys=True))
     return path
+
+
+def relative_to_run(value: Any, out: Path) -> Any:
+    """``value`` relative to ``out`` when it is a path string inside it, else unchanged."""
+    if not isinstance(value, str) or not value or not Path(value).exists():
+        return value
+    path, run = Path(value).resolve(), out.resolve()
+    if path != run and run not in path.parents:
+        return value
+    return path.relative_to(run).as_posix() if path != run else "."
 
 
 def finish(metrics: Mapping[str, Any], curves: list[dict[str, float]], out: Path) -> None:

@@ -4,9 +4,12 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any
 
 import yaml
+
+from src.utils import provenance
 
 
 @dataclass
@@ -18,11 +21,13 @@ class Run:
     metrics: dict[str, float]  # numeric entries of metrics.json
     curves: list[dict[str, float]] = field(default_factory=list)  # one row per training epoch
     label: str = ""
+    # compared provenance fields (commit, versions, machine, data digests) -> short text
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 def load_run(path: Path) -> Run:
     """Final metrics, overridden params and per-epoch curves of the run in ``path``."""
-    raw = json.loads((path / "metrics.json").read_text())
+    raw = load_metrics(path)
     metrics = {
         k: float(v)
         for k, v in raw.items()
@@ -35,7 +40,38 @@ def load_run(path: Path) -> Run:
         key, _, value = str(item).partition("=")
         params[key.lstrip("+~")] = value
     epochs = int(metrics.get("epochs", math.inf)) if "epochs" in metrics else None
-    return Run(path, params, metrics, read_curves(path / "csv" / "metrics.csv", epochs))
+    curves = read_curves(path / "csv" / "metrics.csv", epochs)
+    return Run(path, params, metrics, curves, provenance=provenance_fields(path))
+
+
+def provenance_fields(path: Path) -> dict[str, str]:
+    """The compared fields of the run's provenance.json as short text ({} without one)."""
+    fields = provenance.flatten(provenance.read(path)) if (path / provenance.FILE).is_file() else {}
+    return {k: _short(k, v) for k, v in fields.items() if v is not None}
+
+
+def _short(label: str, value: Any) -> str:
+    return str(value)[:10] if label == "commit" else str(value)
+
+
+def load_metrics(run_dir: Path) -> dict[str, Any]:
+    """``metrics.json`` with its paths relative to the run directory, also for a file written
+    when they were absolute: those inside the ``run_dir`` it recorded are made relative."""
+    raw: dict[str, Any] = json.loads((run_dir / "metrics.json").read_text())
+    recorded = raw.get("run_dir")
+    if not isinstance(recorded, str) or not Path(recorded).is_absolute():
+        return raw
+    root = PurePath(recorded)
+    for k, v in raw.items():
+        if isinstance(v, str) and PurePath(v).is_relative_to(root):
+            raw[k] = PurePath(v).relative_to(root).as_posix() or "."
+    return raw
+
+
+def resolve_path(run_dir: Path, value: str) -> Path:
+    """A path from a run's files (see :func:`load_metrics`): relative to ``run_dir``."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else run_dir / path
 
 
 def read_curves(path: Path, epochs: int | None) -> list[dict[str, float]]:

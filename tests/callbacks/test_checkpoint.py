@@ -31,7 +31,9 @@ class Scripted(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def _fit(tmp_path: Path, scores: list[float], plugins: list[Any]) -> ModelCheckpoint:
+def _fit(
+    tmp_path: Path, scores: list[float], plugins: list[Any], ckpt_path: Path | None = None
+) -> ModelCheckpoint:
     checkpoint = ModelCheckpoint(
         dirpath=tmp_path,
         filename="epoch_{epoch:03d}",
@@ -50,7 +52,7 @@ def _fit(tmp_path: Path, scores: list[float], plugins: list[Any]) -> ModelCheckp
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    trainer.fit(Scripted(scores), train_dataloaders=data, val_dataloaders=data)
+    trainer.fit(Scripted(scores), train_dataloaders=data, val_dataloaders=data, ckpt_path=ckpt_path)
     return checkpoint
 
 
@@ -94,3 +96,27 @@ def test_other_checkpoint_io_writes_last_in_full_every_epoch(
     last, best_file = tmp_path / "last.ckpt", tmp_path / "epoch_001.ckpt"
     assert _epoch(last) == len(scores) - 1 and _epoch(best_file) == 1
     assert last.stat().st_ino != best_file.stat().st_ino
+
+
+def test_a_checkpoint_names_its_files_relative_to_its_folder_and_resumes_after_a_move(
+    tmp_path: Path,
+) -> None:
+    _fit(tmp_path / "run", [0.1, 0.6, 0.3], [BackgroundCheckpointIO()])
+    state = next(
+        v
+        for k, v in torch.load(tmp_path / "run" / "last.ckpt", weights_only=False)[
+            "callbacks"
+        ].items()
+        if k.startswith("ModelCheckpoint")
+    )
+    assert state["dirpath"] == "." and state["best_model_path"] == "epoch_001.ckpt"
+    assert state["last_model_path"] in ("", "last.ckpt")
+    assert list(state["best_k_models"]) == ["epoch_001.ckpt"]
+
+    moved = tmp_path / "elsewhere"
+    (tmp_path / "run").rename(moved)
+    # resumed in its own (moved) folder, finished: Lightning restores the whole state there
+    resumed = _fit(moved, [0.1, 0.6, 0.3], [BackgroundCheckpointIO()], moved / "last.ckpt")
+    assert resumed.best_model_path == str(moved / "epoch_001.ckpt")
+    assert list(resumed.best_k_models) == [str(moved / "epoch_001.ckpt")]
+    assert resumed.best_model_score == pytest.approx(0.6)

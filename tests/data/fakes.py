@@ -132,6 +132,23 @@ def write_image_folder(
     return root
 
 
+# config members that read the user's files -> the kind of file tests give them
+OWN_DATA = {
+    "dataset=csv": "classification",
+    "dataset=image_folder": "images",
+    "experiment=csv_classification": "classification",
+    "experiment=csv_regression": "regression",
+    "experiment=image_folder_cnn": "images",
+}
+
+
+def own_data_for(*overrides: str, tmp_path: Path) -> list[str]:
+    """Overrides pointing those of ``overrides`` that read the user's files (:data:`OWN_DATA`)
+    at small generated files under ``tmp_path``; none for the others."""
+    kinds = [OWN_DATA[o] for o in overrides if o in OWN_DATA]
+    return own_data(kinds[-1], tmp_path) if kinds else []
+
+
 def own_data(kind: str, tmp_path: Path) -> list[str]:
     """Overrides pointing ``dataset=csv`` (kind ``classification`` or ``regression``) or
     ``dataset=image_folder`` (kind ``images``) at small generated files under ``tmp_path``."""

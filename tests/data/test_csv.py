@@ -195,6 +195,18 @@ def test_a_data_error_is_one_line_from_the_command_line(tmp_path: Path) -> None:
     assert len(errors) == 1 and "expected columns of" in errors[0] and "a, b, label" in errors[0]
 
 
+def test_a_damaged_file_is_named(tmp_path: Path) -> None:
+    binary = tmp_path / "t.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match=r"t.csv is not a delimited text file in UTF-8"):
+        source(binary)()
+    if HAS_PYARROW:
+        damaged = tmp_path / "t.parquet"
+        damaged.write_bytes(b"PAR1 truncated")
+        with pytest.raises(DataError, match=r"t.parquet is not a readable Parquet file"):
+            source(damaged)()
+
+
 @pytest.mark.skipif(HAS_PYARROW, reason="pyarrow is installed: the error cannot happen")
 def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path) -> None:
     path = tmp_path / "t.parquet"

@@ -91,6 +91,22 @@ def test_streaming_serves_the_batches_memory_would(tmp_path: Path) -> None:
             assert torch.allclose(x["x"], y["x"], atol=1e-6)
 
 
+@pytest.mark.parametrize("in_memory", [True, False])
+def test_fingerprint_changes_with_one_pixel_of_one_image(tmp_path: Path, in_memory: bool) -> None:
+    from PIL import Image
+
+    root = write_image_folder(tmp_path / "imgs", CLASSES)
+    before = make(root, in_memory=in_memory, num_workers=0).fingerprint()
+    assert set(before) == {"train", "val", "test"}
+    assert make(root, in_memory=in_memory, num_workers=0).fingerprint() == before  # stable
+    image = root / "bee" / "004.png"
+    pixels = np.array(Image.open(image))
+    pixels[:, :] = 255 - pixels  # a different image of the same size and class
+    Image.fromarray(pixels).save(image)
+    after = make(root, in_memory=in_memory, num_workers=0).fingerprint()
+    assert sum(after[k] != before[k] for k in before) == 1  # only the split holding it
+
+
 @pytest.mark.parametrize(("budget_mb", "in_memory"), [(1e-4, False), (64, True)])
 def test_auto_holds_images_in_memory_when_they_fit(
     tmp_path: Path, budget_mb: float, in_memory: bool

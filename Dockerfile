@@ -1,0 +1,26 @@
+# CPU image serving an exported model: docker build -t hydralit-serve . then
+#   docker run -p 8000:8000 -v $PWD/outputs/<name>/<time>/export:/model hydralit-serve
+# Not built on the project's CI machines (they run no Docker engine). GPU variant: start FROM
+# an nvidia/cuda runtime image, install torch from the CUDA wheel index instead of the CPU one,
+# and keep serve.backend=pt2 (ONNX Runtime's GPU build is the onnxruntime-gpu package).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 OMP_NUM_THREADS=1
+WORKDIR /app
+
+# torch and torchvision CPU builds (one index: PyPI's torchvision needs its CUDA torch), then
+# the project with the serving extra
+RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.14.1 torchvision==0.29.1
+COPY pyproject.toml README.md run.py ./
+COPY src ./src
+COPY conf ./conf
+COPY hydra_plugins ./hydra_plugins
+RUN pip install '.[serve]'
+
+RUN useradd --create-home --uid 10001 app && mkdir /model && chown app /model
+USER app
+
+EXPOSE 8000
+# 0.0.0.0 inside the container: the port is published by `docker run -p`
+CMD ["python", "run.py", "mode=serve", "serve.artefact=/model", "serve.host=0.0.0.0", \
+     "serve.port=8000", "paths.log_dir=/tmp/outputs", "print_config=false"]

@@ -1,0 +1,64 @@
+"""The exported network: a task module's ``forward`` with the data's preprocessing in the graph.
+
+An exported file takes the inputs as a user holds them, not as the loaders hand them to the
+module: images as uint8 pixels, table rows as encoded columns before standardisation. The
+normalisation the datamodule learned from the training split (its ``stats``: per input, an
+offset and a scale) becomes part of the graph, so the file needs nothing else to predict.
+"""
+
+from collections.abc import Iterable, Mapping
+
+import torch
+from torch import nn
+
+Batch = dict[str, torch.Tensor]
+Stats = Mapping[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+class InferenceModel(nn.Module):
+    """``module(**inputs)`` on raw inputs given positionally, in ``names`` order.
+
+    Args:
+        module: the trained task module (its ``forward`` takes the named inputs).
+        names: the inputs' names, the order of the exported graph's inputs.
+        stats: per input name, the (offset, scale) the datamodule normalises it with
+            (``(x - offset) / scale``); inputs without stats (e.g. token ids) pass unchanged.
+    """
+
+    def __init__(self, module: nn.Module, names: list[str], stats: Stats) -> None:
+        super().__init__()
+        self.module, self.names = module, names
+        self.normalised = [n for n in names if n in stats]
+        for name in self.normalised:
+            offset, scale = stats[name]
+            self.register_buffer(f"offset_{name}", offset.detach().float().clone())
+            self.register_buffer(f"scale_{name}", scale.detach().float().clone())
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        named = dict(zip(self.names, inputs, strict=True))
+        for name in self.normalised:
+            offset, scale = getattr(self, f"offset_{name}"), getattr(self, f"scale_{name}")
+            named[name] = (named[name].float() - offset) / scale
+        return self.module(**named)
+
+
+def raw_samples(batches: Iterable[Batch], stats: Stats, count: int) -> Batch:
+    """Up to ``count`` samples of a split's loader as the user holds them (no target).
+
+    The in-memory loaders serve float inputs already standardised (at setup) and uint8 images
+    raw: floats are taken back to their own units with their stats, uint8 stays as it is.
+    """
+    parts: dict[str, list[torch.Tensor]] = {}
+    taken = 0
+    for batch in batches:
+        for name, x in batch.items():
+            if name == "target":
+                continue
+            if x.is_floating_point() and name in stats:
+                offset, scale = stats[name]
+                x = x * scale + offset
+            parts.setdefault(name, []).append(x)
+        taken += len(next(iter(batch.values())))
+        if taken >= count:
+            break
+    return {name: torch.cat(xs)[:count] for name, xs in parts.items()}
