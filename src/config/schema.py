@@ -59,6 +59,13 @@ class PredictSchema:
 
 
 @dataclass
+class SampleSchema:
+    num: int = 64
+    classes: list[int] | None = None
+    output_dir: str = "samples"
+
+
+@dataclass
 class CompareSchema:
     runs: str = "${paths.log_dir}/**/multirun/*"
     sort_by: str | None = "${optimized_metric}"
@@ -82,9 +89,10 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict and mode=compare, set by their conf/mode/ files
+    # options of mode=predict, mode=compare and mode=sample, set by their conf/mode/ files
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
+    sample: SampleSchema | None = None
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)

@@ -109,14 +109,14 @@ def test_gradient_clipping_applies_under_manual_optimisation() -> None:
 def test_a_nan_loss_fails_the_run_with_a_reason() -> None:
     x = torch.rand(64, *SHAPE)
     x[5] = float("nan")
-    with pytest.raises(FloatingPointError, match="a GAN loss became nan in epoch 0.*learning"):
+    with pytest.raises(FloatingPointError, match=r"a GAN loss became nan in epoch 0.*learning"):
         fit(gan(), x, epochs=2)
 
 
 def test_bad_options_name_their_key() -> None:
-    with pytest.raises(ConfigError, match="model.loss"):
+    with pytest.raises(ConfigError, match=r"model.loss"):
         gan(loss="wasserstein")
-    with pytest.raises(ConfigError, match="model.n_critic"):
+    with pytest.raises(ConfigError, match=r"model.n_critic"):
         gan(n_critic=0)
-    with pytest.raises(ConfigError, match="model.real_label"):
+    with pytest.raises(ConfigError, match=r"model.real_label"):
         gan(loss="hinge", real_label=0.9)

@@ -26,7 +26,7 @@ def test_generated_images_have_the_data_shape(
     y = torch.randint(0, 10, (5,)) if classes else None
     images = g(torch.randn(5, 16), y).detach()
     assert images.shape == (5, *shape)
-    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0  # sigmoid output
+    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0  # sigmoid output
     assert d(images, y).shape == (5,)
 
 
@@ -54,5 +54,5 @@ def test_spectral_norm_parametrizes_every_discriminator_weight() -> None:
 
 
 def test_unknown_output_activation_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="model.generator.output"):
+    with pytest.raises(ConfigError, match=r"model.generator.output"):
         DCGenerator((1, 8, 8), output="relu")
