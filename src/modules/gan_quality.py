@@ -73,7 +73,8 @@ class ClassifierFeatures(nn.Module):
         raw = x.float() * self.data_scale + self.data_offset
         self._seen.clear()
         self.net.eval()
-        with torch.no_grad():
+        # full precision under AMP too: FID's covariances are sensitive to bf16 rounding
+        with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
             logits = self.net(x=(raw - self.offset) / self.scale)
         return self._seen.pop().flatten(1).float(), logits
 

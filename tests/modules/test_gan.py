@@ -33,7 +33,9 @@ def gan(**options: Any) -> GANModule:
     )
 
 
-def fit(module: GANModule, x: torch.Tensor | None = None, epochs: int = 1) -> pl.Trainer:
+def fit(
+    module: GANModule, x: torch.Tensor | None = None, epochs: int = 1, precision: str = "32-true"
+) -> pl.Trainer:
     x = torch.rand(64, *SHAPE) if x is None else x
     data = {"x": x, "target": torch.arange(len(x)) % 3}
     trainer = pl.Trainer(
@@ -44,6 +46,7 @@ def fit(module: GANModule, x: torch.Tensor | None = None, epochs: int = 1) -> pl
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
+        precision=precision,  # type: ignore[arg-type]
     )
     trainer.fit(module, TensorLoader(data, 16, shuffle=True))
     return trainer
@@ -120,3 +123,12 @@ def test_bad_options_name_their_key() -> None:
         gan(n_critic=0)
     with pytest.raises(ConfigError, match=r"model.real_label"):
         gan(loss="hinge", real_label=0.9)
+
+
+def test_trains_under_mixed_precision() -> None:
+    module = gan(loss="wgan-gp", r1_gamma=1.0, gradient_clip_val=1.0)
+    g0, d0 = params(module.generator), params(module.discriminator)
+    trainer = fit(module, precision="bf16-mixed")  # the CPU's AMP; 16-mixed needs a GPU
+    assert not torch.equal(params(module.generator), g0)
+    assert not torch.equal(params(module.discriminator), d0)
+    assert math.isfinite(float(trainer.callback_metrics["train/loss_g"]))
