@@ -13,7 +13,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from src.errors import ConfigError
 from src.modules.gan_losses import GanLoss, gradient_penalty, r1_penalty
-from src.modules.gan_quality import KEY, ImageQuality, fid_kid
+from src.modules.gan_quality import ImageQuality
 from src.optim import SchedulerSpec
 
 Batch = dict[str, torch.Tensor]
@@ -102,8 +102,6 @@ class GANModule(pl.LightningModule):
         self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self._critic_steps = 0
         self._nonfinite: torch.Tensor | None = None  # first non-finite training loss
-        self._metrics: Any = None  # (fid, kid) with the training split's features
-        self._floor: dict[str, torch.Tensor] = {}
 
     # ---- sampling --------------------------------------------------------------------------
     @property
@@ -224,52 +222,18 @@ class GANModule(pl.LightningModule):
 
     # ---- evaluation ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        if self.quality is None:
-            return
-        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
-        stats = getattr(datamodule, "stats", {}).get("x")
-        classifier = self.quality.classifier
-        if stats is not None:
-            classifier.bind(*stats)
-        if getattr(datamodule, "class_names", None) != classifier.class_names:
-            raise ConfigError(
-                KEY,
-                self.fid_classifier,
-                f"a classifier of this data set's classes {datamodule.class_names}, "
-                f"not of {classifier.class_names}",
-                "train the classifier on the same dataset= as the GAN",
-            )
+        if self.quality is not None:
+            datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
+            self.quality.bind(datamodule, self.fid_classifier)
 
     def on_validation_epoch_start(self) -> None:
         self._check_finite()
-        self._start_quality()
+        if self.quality is not None:
+            self.quality.start(self.trainer.datamodule, self.device)  # type: ignore[attr-defined]
 
     def on_test_epoch_start(self) -> None:
-        self._start_quality()
-
-    def _start_quality(self) -> None:
-        """The training split's features (once), the floor, then fresh fake features."""
-        if self.quality is None:
-            return
-        self.quality.classifier.to(self.device)
-        if self._metrics is None:
-            self._metrics = self.quality.metrics(keep_real=True)
-            datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
-            self._feed(datamodule.train_dataloader(), real=True)
-            self._feed(datamodule.test_dataloader(), real=False)
-            fid, kid = fid_kid(*self._metrics)
-            self._floor = {"fid_floor": fid, "kid_floor": kid}
-        for metric in self._metrics:
-            metric.reset()  # keeps the real features
-        self._class_hits = torch.zeros(2, device=self.device)  # (right, seen)
-
-    def _feed(self, loader: Any, real: bool) -> None:
-        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
-        for batch in loader:
-            batch = datamodule.transfer_batch_to_device(batch, self.device, 0)
-            x = datamodule.on_after_batch_transfer(batch, 0)["x"]
-            for metric in self._metrics:
-                metric.update(x, real=real)
+        if self.quality is not None:
+            self.quality.start(self.trainer.datamodule, self.device)  # type: ignore[attr-defined]
 
     def _evaluate(self, batch: Batch, split: str) -> None:
         x, y = batch["x"], self._labels(batch)
@@ -279,23 +243,14 @@ class GANModule(pl.LightningModule):
                 self.discriminator(x, y), self.discriminator(fake, y)
             )
         self.log(f"{split}/loss", loss, on_epoch=True, batch_size=len(x), sync_dist=True)
-        if self.quality is None:
-            return
-        for metric in self._metrics:
-            metric.update(fake, real=False)
-        if y is not None:
-            predicted = self.quality.classifier.classify(fake)[1].argmax(1)
-            self._class_hits += torch.stack([(predicted == y).sum(), y.new_tensor(len(y))])
+        if self.quality is not None:
+            self.quality.update(fake, y)
 
     def _log_quality(self, split: str) -> None:
         if self.quality is None:
             return
-        fid, kid = fid_kid(*self._metrics)
-        values = {"fid": fid, "kid": kid, **self._floor}
-        if self.num_classes:
-            hits = self.trainer.strategy.reduce(self._class_hits, reduce_op="sum")
-            values["class_acc"] = hits[0] / hits[1].clamp(min=1)
-        # already reduced over ranks by the metrics
+        values = self.quality.compute(self.trainer.strategy)
+        # already reduced over ranks
         self.log_dict({f"{split}/{k}": v.float() for k, v in values.items()}, sync_dist=False)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

@@ -120,10 +120,10 @@ def _data_state(checkpoint: dict[str, Any]) -> dict[str, Any]:
 
 
 class ImageQuality:
-    """FID and KID of generated images against real ones, in the classifier's feature space.
+    """FID and KID of generated images against the training split, in the classifier's
+    feature space, the real-vs-real floor, and how often conditional samples show their class.
 
-    Real features can be kept across resets (``keep_real``): the reference split is seen
-    once. Not an ``nn.Module``, so the classifier is not saved in the GAN's checkpoints.
+    Not an ``nn.Module``, so the classifier is not saved in the GAN's checkpoints.
 
     Args:
         classifier: the feature extractor.
@@ -132,6 +132,9 @@ class ImageQuality:
 
     def __init__(self, classifier: ClassifierFeatures, kid_subset_size: int = 100) -> None:
         self.classifier, self.kid_subset_size = classifier, kid_subset_size
+        self.floor: dict[str, torch.Tensor] = {}
+        self._metrics: tuple[FrechetInceptionDistance, KernelInceptionDistance] | None = None
+        self._hits = torch.zeros(2)  # (samples classified as their class, samples)
 
     def metrics(self, keep_real: bool) -> tuple[FrechetInceptionDistance, KernelInceptionDistance]:
         """Fresh FID and KID over the classifier's features, on its device."""
@@ -141,6 +144,62 @@ class ImageQuality:
             self.classifier, subset_size=self.kid_subset_size, reset_real_features=not keep_real
         )
         return fid.to(device), kid.to(device)
+
+    def bind(self, datamodule: Any, checkpoint: str | None) -> None:
+        """Read the GAN data's normalisation; refuse a classifier of other classes."""
+        stats = getattr(datamodule, "stats", {}).get("x")
+        if stats is not None:
+            self.classifier.bind(*stats)
+        names = getattr(datamodule, "class_names", None)
+        if names is not None and list(names) != self.classifier.class_names:
+            raise ConfigError(
+                KEY,
+                checkpoint,
+                f"a classifier of this data set's classes {list(names)}, "
+                f"not of {self.classifier.class_names}",
+                "train the classifier on the same dataset= as the GAN",
+            )
+
+    def start(self, datamodule: Any, device: torch.device) -> None:
+        """Before an evaluation epoch: the training split's features and the floor (the real
+        test split against them) the first time, then no generated images yet."""
+        self.classifier.to(device)
+        if self._metrics is None:
+            self._metrics = self.metrics(keep_real=True)
+            self._feed(datamodule, datamodule.train_dataloader(), real=True)
+            self._feed(datamodule, datamodule.test_dataloader(), real=False)
+            fid, kid = fid_kid(*self._metrics)
+            self.floor = {"fid_floor": fid, "kid_floor": kid}
+        for metric in self._metrics:
+            metric.reset()  # keeps the real features
+        self._hits = torch.zeros(2, device=device)
+
+    def _feed(self, datamodule: Any, loader: Any, real: bool) -> None:
+        device = self.classifier.offset.device
+        for batch in loader:  # served as in evaluation: normalised, not augmented
+            batch = datamodule.transfer_batch_to_device(batch, device, 0)
+            x = datamodule.on_after_batch_transfer(batch, 0)["x"]
+            for metric in self._metrics or ():
+                metric.update(x, real=real)
+
+    def update(self, fake: torch.Tensor, y: torch.Tensor | None) -> None:
+        """Generated images (B, C, H, W) and, when conditional, the classes asked for (B,)."""
+        for metric in self._metrics or ():
+            metric.update(fake, real=False)
+        if y is not None:
+            predicted = self.classifier.classify(fake)[1].argmax(1)
+            self._hits += torch.stack([(predicted == y).sum(), y.new_tensor(len(y))])
+
+    def compute(self, strategy: Any) -> dict[str, torch.Tensor]:
+        """``fid``, ``kid``, their floors and, when conditional, ``class_acc``, over all ranks."""
+        if self._metrics is None:
+            raise RuntimeError("ImageQuality.compute before start")
+        fid, kid = fid_kid(*self._metrics)
+        values = {"fid": fid, "kid": kid, **self.floor}
+        hits = strategy.reduce(self._hits, reduce_op="sum")
+        if hits[1] > 0:
+            values["class_acc"] = hits[0] / hits[1]
+        return values
 
 
 def fid_kid(
