@@ -1,6 +1,7 @@
 """FID/KID over a framework-trained classifier: ~0 for real vs real, errors name the key."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import hydra
 import pytest
@@ -56,3 +57,17 @@ def test_a_missing_checkpoint_file_is_named(tmp_path: Path) -> None:
 def test_a_classifier_of_other_data_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"model.fid_classifier=.*trained on this data set"):
         load_classifier(digits_classifier(), lenet((1, 28, 28)))
+
+
+def test_training_without_a_classifier_fails_before_any_work(compose_cfg: Compose) -> None:
+    from src.experiments import build
+
+    with pytest.raises(ConfigError, match=r"model.fid_classifier=None.*python run.py"):
+        build.module(compose_cfg("experiment=digits_gan"))
+
+
+def test_a_classifier_of_other_classes_is_refused() -> None:
+    classifier = load_classifier(digits_classifier(), lenet())
+    other = SimpleNamespace(stats={}, class_names=[f"letter_{i}" for i in range(10)])
+    with pytest.raises(ConfigError, match=r"model.fid_classifier=.*letter_0"):
+        ImageQuality(classifier).bind(other, "clf.ckpt")
