@@ -4,7 +4,7 @@ how often the digits classifier reads the requested class.
 
 Usage (from the repository root):
     python bench/gan_digits.py --classifier <digits classifier .ckpt> --gan <GAN .ckpt> \
-        [--model gan|gan_conditional]
+        [--model gan|gan_conditional] [the run's other overrides, e.g. model.loss=hinge]
 
 Both GANs are validated by ``trainer.validate`` on the same split with the same classifier:
 ``val/fid`` (generated vs the training split, as many images as the validation split has),
@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--classifier", required=True)
     parser.add_argument("--gan", required=True)
     parser.add_argument("--model", default="gan")
+    parser.add_argument("overrides", nargs="*", help="the GAN run's other overrides")
     args = parser.parse_args()
     overrides = [
         "experiment=digits_gan",
@@ -63,6 +64,7 @@ def main() -> None:
         "logger=none",
         "callbacks=none",
         "print_config=false",
+        *args.overrides,
     ]
     cfg = compose_config(overrides, Path(tempfile.mkdtemp()))
     untrained = validate(cfg, None)
