@@ -81,6 +81,13 @@ class ServeSchema:
 
 
 @dataclass
+class SampleSchema:
+    num: int = 64
+    classes: list[int] | None = None
+    output_dir: str = "samples"
+
+
+@dataclass
 class CompareSchema:
     runs: str = "${paths.log_dir}/**/multirun/*"
     sort_by: str | None = "${optimized_metric}"
@@ -109,13 +116,14 @@ class Config:
     paths: Any = MISSING
     trainer: TrainerSchema = field(default_factory=TrainerSchema)
     mode: ModeSchema = field(default_factory=ModeSchema)
-    # options of mode=predict, compare, export, serve and reproduce, set by their conf/mode/
-    # files; mode=generate's are checked by src/config/validate.py
+    # options of mode=predict, compare, export, serve, reproduce and sample, set by their
+    # conf/mode/ files; mode=generate's are checked by src/config/validate.py
     predict: PredictSchema | None = None
     compare: CompareSchema | None = None
     export: ExportSchema | None = None
     serve: ServeSchema | None = None
     reproduce: ReproduceSchema | None = None
+    sample: SampleSchema | None = None
     generate: Any = None
     name: str = MISSING
     seed: int = 42

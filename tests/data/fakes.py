@@ -139,6 +139,11 @@ OWN_DATA = {
     "experiment=csv_classification": "classification",
     "experiment=csv_regression": "regression",
     "experiment=image_folder_cnn": "images",
+    # a GAN's FID reads the checkpoint of a classifier the user trained on the same data
+    "model=gan": "fid_classifier",
+    "model=gan_conditional": "fid_classifier",
+    "model=gan_mlp": "fid_classifier",
+    "experiment=digits_gan": "fid_classifier",
 }
 
 
@@ -161,4 +166,8 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
     if kind == "images":
         write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
         return [f"dataset.path={tmp_path / 'images'}"]
+    if kind == "fid_classifier":
+        from tests.modules.gan_helpers import digits_classifier
+
+        return [f"model.fid_classifier={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
