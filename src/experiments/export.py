@@ -12,7 +12,7 @@ from rich.console import Console
 from src.errors import ConfigError, UserError
 from src.experiments import build
 from src.export import card, formats
-from src.export.model import InferenceModel, raw_samples
+from src.export.model import InferenceModel, forward_inputs, raw_samples
 from src.utils import report
 from src.utils.checkpoints import resume_path, verify_checkpoint
 
@@ -32,6 +32,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("test")
     stats = getattr(datamodule, "stats", {})
     samples = raw_samples(datamodule.test_dataloader(), stats, cfg.export.samples)
+    samples = {k: samples[k] for k in forward_inputs(module, samples)}
     model = InferenceModel(module.eval(), list(samples), stats).eval()
     with torch.no_grad():
         expected = model(*samples.values()).float().numpy()

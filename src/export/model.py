@@ -6,10 +6,13 @@ normalisation the datamodule learned from the training split (its ``stats``: per
 offset and a scale) becomes part of the graph, so the file needs nothing else to predict.
 """
 
+import inspect
 from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
+
+from src.errors import UserError
 
 Batch = dict[str, torch.Tensor]
 Stats = Mapping[str, tuple[torch.Tensor, torch.Tensor]]
@@ -62,3 +65,23 @@ def raw_samples(batches: Iterable[Batch], stats: Stats, count: int) -> Batch:
         if taken >= count:
             break
     return {name: torch.cat(xs)[:count] for name, xs in parts.items()}
+
+
+def forward_inputs(module: nn.Module, names: Iterable[str]) -> list[str]:
+    """Those of a batch's input ``names`` that ``module.forward`` takes (all, for ``**inputs``).
+
+    A batch may carry more than the network reads (a language model's evaluation batches count
+    the bytes each window spells); a module without a ``forward`` (a GAN, whose generator reads
+    noise, not the batch) cannot be exported this way.
+    """
+    if type(module).forward is nn.Module.forward:
+        raise UserError(
+            f"mode=export: {type(module).__name__} has no forward() over its batch's inputs, so "
+            "there is no inference graph to export. Fix: export a task whose module maps inputs "
+            "to outputs (classification, regression, language models)"
+        )
+    params = inspect.signature(module.forward).parameters.values()
+    names = list(names)
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return names
+    return [n for n in names if n in {p.name for p in params}]
