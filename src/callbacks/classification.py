@@ -7,37 +7,22 @@ W&B logger uploads with the run's other PNGs).
 """
 
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
 
-from src.callbacks.outputs import TestOutputs
+from src.callbacks.outputs import TestArtefact
 from src.utils.plots import plt, save_figure
 
 
-class _TestPlot(pl.Callback):
-    file = ""
-
-    def __init__(self, output_dir: str) -> None:
-        self.output_dir = Path(output_dir)
-        self.outputs = TestOutputs()
-
-    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.outputs.reset()
-
-    def on_test_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any
+class _TestPlot(TestArtefact):
+    def draw(
+        self, columns: dict[str, torch.Tensor], pl_module: pl.LightningModule, path: Path
     ) -> None:
-        self.outputs.add(outputs)
-
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        columns = self.outputs.gather(trainer)
-        if trainer.is_global_zero and columns:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            probs, target = columns["probs"].float().numpy(), columns["target"].numpy()
-            names = getattr(pl_module, "class_names", None) or _default_names(probs)
-            self.plot(probs, target, names, self.output_dir / self.file)
+        probs, target = columns["probs"].float().numpy(), columns["target"].numpy()
+        names = getattr(pl_module, "class_names", None) or _default_names(probs)
+        self.plot(probs, target, names, path)
 
     def plot(self, probs: np.ndarray, target: np.ndarray, names: list[str], path: Path) -> Path:
         raise NotImplementedError

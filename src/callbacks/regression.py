@@ -5,44 +5,28 @@ Listed under ``callbacks`` in ``conf/model/_regressor.yaml``; reads the ``predic
 """
 
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
+import torch
 
-from src.callbacks.outputs import TestOutputs
+from src.callbacks.outputs import TestArtefact
 from src.utils.plots import plt, save_figure
 
 
-class ResidualPlot(pl.Callback):
+class ResidualPlot(TestArtefact):
     """``residuals.png``: residual (target - prediction) against the prediction, and the
     residuals' histogram, of every test sample (all outputs together when there are several).
-
-    Args:
-        output_dir: the run directory.
     """
 
     file = "residuals.png"
 
-    def __init__(self, output_dir: str) -> None:
-        self.output_dir = Path(output_dir)
-        self.outputs = TestOutputs()
-
-    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.outputs.reset()
-
-    def on_test_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any
+    def draw(
+        self, columns: dict[str, torch.Tensor], pl_module: pl.LightningModule, path: Path
     ) -> None:
-        self.outputs.add(outputs)
-
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        columns = self.outputs.gather(trainer)
-        if trainer.is_global_zero and columns:
-            pred = columns["prediction"].float().numpy().ravel()
-            target = columns["target"].float().numpy().ravel()
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            plot_residuals(pred, target, self.output_dir / self.file)
+        pred = columns["prediction"].float().numpy().ravel()
+        target = columns["target"].float().numpy().ravel()
+        plot_residuals(pred, target, path)
 
 
 def plot_residuals(pred: np.ndarray, target: np.ndarray, path: Path) -> Path:
