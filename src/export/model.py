@@ -9,6 +9,7 @@ offset and a scale) becomes part of the graph, so the file needs nothing else to
 import inspect
 from collections.abc import Iterable, Mapping
 
+import lightning.pytorch as pl
 import torch
 from torch import nn
 
@@ -74,7 +75,7 @@ def forward_inputs(module: nn.Module, names: Iterable[str]) -> list[str]:
     the bytes each window spells); a module without a ``forward`` (a GAN, whose generator reads
     noise, not the batch) cannot be exported this way.
     """
-    if type(module).forward is nn.Module.forward:
+    if type(module).forward in (nn.Module.forward, pl.LightningModule.forward):
         raise UserError(
             f"mode=export: {type(module).__name__} has no forward() over its batch's inputs, so "
             "there is no inference graph to export. Fix: export a task whose module maps inputs "
