@@ -33,12 +33,10 @@ sys.path.insert(0, str(ROOT))
 import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 import src.config.schema  # noqa: E402, F401  registers the structured config
+from src.config.compose import compose_config  # noqa: E402
 from src.experiments import build  # noqa: E402
 from src.modules.language_model import decay_groups  # noqa: E402
 
@@ -47,17 +45,6 @@ Clock = tuple[float, float]  # (CPU seconds of this thread, wall seconds)
 
 def clock() -> Clock:
     return time.thread_time(), time.perf_counter()
-
-
-def compose_config(overrides: list[str], out: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        del cfg.hydra
-    return cfg
 
 
 class PlainLoop:

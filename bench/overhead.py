@@ -41,30 +41,16 @@ import lightning.pytorch as pl  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import torchmetrics  # noqa: E402
-from hydra import compose, initialize_config_dir  # noqa: E402
-from hydra.core.global_hydra import GlobalHydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, open_dict  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
 import src.config.schema  # noqa: E402, F401  registers the structured config
+from src.config.compose import compose_config  # noqa: E402
 from src.experiments import build  # noqa: E402
 from src.metrics import Mean  # noqa: E402
 from src.modules.supervised import split_metrics  # noqa: E402
 from src.utils.checkpoint_io import wait_for_writes  # noqa: E402
 
 SPLITS = ("train", "val")
-
-
-def compose_config(overrides: list[str], out: Path) -> DictConfig:
-    """conf/config.yaml composed as run.py composes it, writing under ``out``."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out)
-        del cfg.hydra
-    return cfg
 
 
 Clock = tuple[float, float]  # (CPU seconds, wall seconds)

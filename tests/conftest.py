@@ -7,15 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 import src.config.schema  # noqa: F401  registers the structured config
+from src.config.compose import CONF, compose_config  # noqa: F401  CONF: tests import it from here
 
 ROOT = Path(__file__).resolve().parents[1]
-CONF = ROOT / "conf"
 # generated/cached data sets are shared by all tests (git-ignored)
 DATA_DIR = ROOT / "data"
 # a few batches on the CPU, no progress bar or config tree in the test log
@@ -32,18 +29,6 @@ FAST = [
 Compose = Callable[..., DictConfig]
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-
-
-def compose_config(overrides: list[str], run_dir: Path) -> DictConfig:
-    """Compose conf/config.yaml as run.py would, with this run's output directory."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    HydraConfig.instance().set_config(cfg)  # ${hydra:...} interpolations resolve against it
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(run_dir)
-        del cfg.hydra
-    return cfg
 
 
 @pytest.fixture
