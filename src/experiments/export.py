@@ -21,15 +21,11 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     """Write the checkpoint's network, with its preprocessing, in each of ``export.formats``;
     check every file against the eager module on ``export.samples`` test samples."""
     out = Path(cfg.paths.output_dir)
+    unknown = [f for f in cfg.export.formats if f not in formats.FORMATS]
+    if unknown:
+        raise ConfigError("export.formats", unknown[0], f"one of {', '.join(formats.FORMATS)}")
     pl.seed_everything(cfg.seed, workers=True)
-    ckpt = resume_path(cfg)
-    module = build.module(cfg)
-    checkpoint = verify_checkpoint(ckpt, module)
-    if "state_dict" not in checkpoint:
-        raise UserError(f"ckpt_path={ckpt}: export needs a single-file checkpoint, not FSDP shards")
-    module.load_state_dict(checkpoint["state_dict"])
-    datamodule = build.datamodule(cfg, checkpoint)
-    datamodule.setup("test")
+    ckpt, module, datamodule = _restore(cfg)
     stats = getattr(datamodule, "stats", {})
     samples = raw_samples(datamodule.test_dataloader(), stats, cfg.export.samples)
     samples = {k: samples[k] for k in forward_inputs(module, samples)}
@@ -41,7 +37,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     example = {k: torch.cat([x[:2], x[:2]])[:2] for k, x in samples.items()}  # batch of 2
     files, checks = {}, {}
     for fmt in cfg.export.formats:
-        path = folder / f"model{formats.SUFFIX.get(fmt, '')}"
+        path = folder / f"model{formats.SUFFIX[fmt]}"
         run = formats.write(fmt, model, example, path, cfg.export.opset)
         checks[fmt] = formats.parity(expected, run(samples))
         files[fmt] = path.name
@@ -53,14 +49,31 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     state = card.jsonable(datamodule.state_dict())
     (folder / "preprocessing.json").write_text(json.dumps(state, indent=2))
     report.save_config(cfg, out)
+    _print(folder, files, checks)
+    flat = {f"export/{fmt}_{k}": v for fmt, c in checks.items() for k, v in c.items()}
+    return flat | {"export_dir": str(folder), "run_dir": str(out)}
+
+
+def _restore(cfg: DictConfig) -> tuple[str, pl.LightningModule, pl.LightningDataModule]:
+    """The checkpoint's module (its weights loaded) and datamodule (its state, set up)."""
+    ckpt = resume_path(cfg)
+    module = build.module(cfg)
+    checkpoint = verify_checkpoint(ckpt, module)
+    if "state_dict" not in checkpoint:
+        raise UserError(f"ckpt_path={ckpt}: export needs a single-file checkpoint, not FSDP shards")
+    module.load_state_dict(checkpoint["state_dict"])
+    datamodule = build.datamodule(cfg, checkpoint)
+    datamodule.setup("test")
+    return str(ckpt), module, datamodule
+
+
+def _print(folder: Path, files: dict[str, str], checks: dict[str, dict[str, float]]) -> None:
     console = Console()
     console.print(f"exported to [bold]{folder}[/] (model.json describes the files):")
     for fmt, check in checks.items():
         agreement = check.get("argmax_agreement")
         classes = "" if agreement is None else f", same class for {agreement:.1%}"
         console.print(f"  {files[fmt]}: max |file - eager| {check['max_abs_diff']:.2g}{classes}")
-    flat = {f"export/{fmt}_{k}": v for fmt, c in checks.items() for k, v in c.items()}
-    return flat | {"export_dir": str(folder), "run_dir": str(out)}
 
 
 def _check_tolerance(fmt: str, check: dict[str, float], tolerance: float) -> None:
