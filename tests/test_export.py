@@ -108,3 +108,26 @@ def test_exporting_a_missing_checkpoint_is_one_line(tmp_path: Path) -> None:
     out = run_cli(tmp_path, "mode=export", f"ckpt_path={tmp_path / 'nope.ckpt'}")
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "nope.ckpt" in out.stderr + out.stdout
+
+
+def test_a_failing_dynamo_exporter_falls_back_to_the_torchscript_one(
+    compose_cfg: Compose,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import torch
+
+    real = torch.onnx.export
+
+    def dynamo_fails(*args: object, **kwargs: object) -> object:
+        if kwargs.get("dynamo"):
+            raise RuntimeError("Unsupported: a made-up dynamo failure")
+        return real(*args, **kwargs)
+
+    ckpt, _ = _trained(compose_cfg, tmp_path)
+    monkeypatch.setattr(torch.onnx, "export", dynamo_fails)
+    metrics = export(compose_cfg("mode=export", f"ckpt_path={ckpt}", run_dir=tmp_path / "x"))
+    assert "using the TorchScript-based one" in caplog.text
+    assert metrics["export/onnx_scaled_diff"] <= 1e-4
+    assert metrics["export/onnx_argmax_agreement"] == 1.0

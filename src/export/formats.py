@@ -53,32 +53,14 @@ def _onnx(model: InferenceModel, example: Batch, path: Path, opset: int | None) 
             "export.formats=[onnx] needs onnx, onnxscript and onnxruntime, which are not "
             "installed. Fix: pip install 'hydralit[export]'"
         ) from e
-    names, args = list(model.names), _args(model, example)
+    args = _args(model, example)
     try:
-        torch.onnx.export(
-            model,
-            args,
-            str(path),
-            input_names=names,
-            output_names=["output"],
-            opset_version=opset,
-            dynamo=True,
-            dynamic_shapes=_batch_axis(names),
-        )
-    except Exception as e:
+        _to_onnx(model, args, path, opset, dynamo=True)
+    except Exception as e:  # the exporter's failures have no common type
         log.warning("the dynamo ONNX exporter failed (%s); using the TorchScript-based one", e)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(
-                model,
-                args,
-                str(path),
-                input_names=names,
-                output_names=["output"],
-                opset_version=opset,
-                dynamo=False,
-                dynamic_axes={name: {0: "batch"} for name in [*names, "output"]},
-            )
+            _to_onnx(model, args, path, opset, dynamo=False)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def run(batch: Batch) -> np.ndarray:
@@ -86,6 +68,32 @@ def _onnx(model: InferenceModel, example: Batch, path: Path, opset: int | None) 
         return np.asarray(session.run(None, feeds)[0])
 
     return run
+
+
+def _to_onnx(
+    model: InferenceModel,
+    args: tuple[torch.Tensor, ...],
+    path: Path,
+    opset: int | None,
+    dynamo: bool,
+) -> None:
+    """``torch.onnx.export`` with a dynamic batch axis, declared as each exporter wants it."""
+    names = list(model.names)
+    batch: dict[str, Any] = (
+        {"dynamic_shapes": _batch_axis(names)}
+        if dynamo
+        else {"dynamic_axes": {name: {0: "batch"} for name in [*names, "output"]}}
+    )
+    torch.onnx.export(
+        model,
+        args,
+        str(path),
+        input_names=names,
+        output_names=["output"],
+        opset_version=opset,
+        dynamo=dynamo,
+        **batch,
+    )
 
 
 def _pt2(model: InferenceModel, example: Batch, path: Path) -> Runner:
