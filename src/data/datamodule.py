@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 
 from src.data import fingerprint
 from src.data.augment import BatchAugment
-from src.data.loader import Batch, TensorLoader
+from src.data.loader import Batch, TensorLoader, to_device
 from src.data.sources import Arrays, FittedSource, Inputs
 from src.errors import ConfigError
 
@@ -228,11 +228,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         return self._loader(self.predict_split)
 
     def transfer_batch_to_device(self, batch: Batch, device: torch.device, idx: int) -> Batch:
-        # batches are always a flat dict of tensors: moved directly instead of by Lightning's
-        # walk over arbitrary collections, which costs ~3 % of a digits epoch on the CPU
-        # (bench/overhead.py). Non-blocking only to CUDA, as Lightning does.
-        non_blocking = device.type == "cuda"
-        return {k: t.to(device, non_blocking=non_blocking) for k, t in batch.items()}
+        return to_device(batch, device)
 
     def on_after_batch_transfer(self, batch: Batch, dataloader_idx: int) -> Batch:
         training = self.augment is not None and self.trainer is not None and self.trainer.training

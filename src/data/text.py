@@ -17,7 +17,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from src.data.loader import Batch, EpochCounter
+from src.data.loader import Batch, EpochCounter, to_device
 from src.data.text_corpus import CorpusSpec, fitted_tokenizer, load_tokens, token_files
 from src.data.text_tokenizers import Tokenizer, from_state
 from src.errors import ConfigError
@@ -210,10 +210,7 @@ class TextDataModule(pl.LightningDataModule):
         return self._eval_loader(self.predict_split)
 
     def transfer_batch_to_device(self, batch: Batch, device: torch.device, idx: int) -> Batch:
-        non_blocking = device.type == "cuda"
-        if self.pin_memory and non_blocking:
-            batch = {k: t.pin_memory() for k, t in batch.items()}
-        return {k: t.to(device, non_blocking=non_blocking) for k, t in batch.items()}
+        return to_device(batch, device, pin=self.pin_memory)
 
 
 def text_corpus_datamodule(
