@@ -113,6 +113,24 @@ def image_num_outputs(task: str, num_classes: int | str) -> int | str:
     return 1 if task == "binary" else int(num_classes)
 
 
+# ---- audio datasets ---------------------------------------------------------------------------
+def audio_input_shape(sample_rate: int, duration: float) -> list[int]:
+    """``[1, samples]``: one mono clip of ``duration`` seconds at ``sample_rate`` Hz."""
+    from src.data.audio import num_samples
+
+    return [1, num_samples(sample_rate, duration)]
+
+
+def wav_num_classes(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str:
+    """The number of class sub-folders of ``source.path`` (or of the checkpoint's data)."""
+    from src.data.wav_folder import class_folders
+
+    if ckpt_path is not None:
+        return len(checkpoint_data_state(ckpt_path, "InMemoryDataModule")["class_names"])
+    options = _options(_parent_.source, "path")
+    return MISSING if options is None else len(class_folders(options["path"]))
+
+
 # ---- dataset=text_corpus --------------------------------------------------------------------
 _TEXT_KEYS = (
     "path", "pattern", "hf_dataset", "hf_config", "hf_split", "hf_column", "tokenizer",
@@ -134,7 +152,8 @@ def text_vocab_size(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str
 
 
 def register() -> None:
-    """Register the ``csv.*``, ``image_folder.*`` and ``text.*`` resolvers (idempotent)."""
+    """Register the ``csv.*``, ``image_folder.*``, ``text.*``, ``audio.*`` and ``wav_folder.*``
+    resolvers (idempotent)."""
     resolvers: dict[str, Callable[..., Any]] = {
         "csv.input_shape": csv_input_shape,
         "csv.num_classes": csv_num_classes,
@@ -143,6 +162,8 @@ def register() -> None:
         "image_folder.num_classes": image_num_classes,
         "image_folder.num_outputs": image_num_outputs,
         "text.vocab_size": text_vocab_size,
+        "audio.input_shape": audio_input_shape,
+        "wav_folder.num_classes": wav_num_classes,
     }
     for name, fn in resolvers.items():
         OmegaConf.register_new_resolver(name, fn, replace=True)
