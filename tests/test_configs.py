@@ -32,6 +32,8 @@ PARTNER = {
         "cnn1d": ["dataset=mnist1d"],
         "gru": ["dataset=mnist1d"],
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
+        "mel_cnn": ["dataset=spoken_digits"],
+        "mel_gru": ["dataset=spoken_digits"],
     },
 }
 

@@ -1,13 +1,14 @@
 """Every experiment in conf/experiment/ trains, validates and tests for a few batches."""
 
 import math
+import shutil
 from pathlib import Path
 
 import pytest
 
 from src.experiments.train import train
 from tests.conftest import CONF, Compose
-from tests.data.fakes import own_data_for, write_cifar10
+from tests.data.fakes import SMALL_SPOKEN_DIGITS, own_data_for, write_cifar10
 
 EXPERIMENTS = sorted(p.stem for p in (CONF / "experiment").glob("*.yaml"))
 
@@ -18,6 +19,10 @@ def data_overrides(experiment: str, tmp_path: Path) -> list[str]:
         write_cifar10(tmp_path / "cifar")
         # small batches: ResNet-18 on 32x32 images is slow on a CPU
         return [f"paths.data_dir={tmp_path / 'cifar'}", "dataset.batch_size=8"]
+    if experiment.startswith("spoken_digits"):
+        if shutil.which("espeak-ng") is None:
+            pytest.skip("espeak-ng is not installed (bash .ci/services/espeak.sh)")
+        return SMALL_SPOKEN_DIGITS
     return own_data_for(f"experiment={experiment}", tmp_path=tmp_path)
 
 

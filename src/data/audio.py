@@ -63,8 +63,8 @@ def read_wav(path: Path, sample_rate: int, resample_audio: bool = True) -> np.nd
         raise ConfigError(
             "dataset.source.resample",
             False,
-            f"true, or files at dataset.sample_rate={sample_rate} Hz ({path} is {rate} Hz)",
-            f"set dataset.source.resample=true or dataset.sample_rate={rate}",
+            f"true, or files at dataset.source.sample_rate={sample_rate} Hz ({path} is {rate} Hz)",
+            f"set dataset.source.resample=true or dataset.source.sample_rate={rate}",
         )
     return resample(wave.mean(axis=1), rate, sample_rate).astype(np.float32)
 

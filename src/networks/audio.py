@@ -80,7 +80,12 @@ def _check_waveform(input_shape: list[int], network: str) -> None:
 
 class MelCNN(nn.Module):
     """2-D CNN over the log-mel spectrogram: [conv3x3 -> BN -> ReLU -> maxpool2] per entry of
-    ``channels``, global average pooling, dropout, linear head.
+    ``channels``, an average over time, dropout, linear head.
+
+    The head reads every pooled frequency band (channels x bands features): a global average
+    over frequency too would leave only the zero padding at the edges to tell a low tone from
+    a high one (three tones of tests/test_audio.py, 6 epochs: test accuracy 0.33, 1.0 with this
+    head).
 
     Args:
         frontend: the log-mel front end.
@@ -112,11 +117,14 @@ class MelCNN(nn.Module):
             ]
             width = out
         self.features = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_outputs))
+        bands = frontend.n_mels
+        for _ in channels:
+            bands = -(-bands // 2)  # ceil_mode pooling
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width * bands, num_outputs))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.features(self.frontend(x))  # (B, C, n_mels / 2^k, frames / 2^k)
-        return self.head(maps.mean(dim=(2, 3)))
+        return self.head(maps.mean(dim=3).flatten(1))  # (B, C * n_mels / 2^k)
 
 
 class MelGRU(nn.Module):
