@@ -17,6 +17,7 @@ COMMON = ["experiment=wav_folder_cnn", "dataset.source.sample_rate=8000"]
 COMMON += ["dataset.source.duration=0.5", "model.net.channels=[8,16]"]
 
 
+@pytest.mark.slow  # three entries (train, eval, predict): 66 s on the shared 2-core machine
 def test_trains_evaluates_and_predicts_wav_files(compose_cfg: Compose, tmp_path: Path) -> None:
     root = write_wav_folder(tmp_path / "wav", {"high": 20, "low": 20, "mid": 20})
     fit = [*COMMON, f"dataset.source.path={root}", "trainer.max_epochs=6"]
