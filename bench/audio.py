@@ -1,7 +1,7 @@
 """Audio acceptance (issue 12): test accuracy on spoken-digit voices held out from training.
 
 Usage (from the repository root):
-    python bench/audio.py [--experiments spoken_digits_cnn spoken_digits_gru] [overrides ...]
+    python bench/audio.py [--experiments spoken_digits_cnn,spoken_digits_gru] [overrides ...]
 
 Synthesises the default ``dataset=spoken_digits`` set with eSpeak NG (timed; cached under
 ``paths.data_dir``), prints its size and voices, then trains each experiment with its default
@@ -27,12 +27,13 @@ from src.experiments.train import train  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--experiments", nargs="+", default=["spoken_digits_cnn"])
+    # comma-separated: a list option would swallow the overrides that follow it
+    parser.add_argument("--experiments", default="spoken_digits_cnn")
     parser.add_argument("overrides", nargs="*", help="overrides of every run")
     args = parser.parse_args()
     base = ["hardware=cpu", "logger=csv", "print_config=false", *args.overrides]
     base.append(f"paths.log_dir={tempfile.mkdtemp(prefix='bench_audio_')}")
-    for experiment in args.experiments:
+    for experiment in args.experiments.split(","):
         cfg = compose_config([f"experiment={experiment}", *base], Path(tempfile.mkdtemp()))
         source = instantiate(cfg.dataset.source)
         start = time.perf_counter()
