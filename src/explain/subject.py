@@ -65,9 +65,7 @@ def subject_of(
 
     def forward(raw: torch.Tensor) -> torch.Tensor:
         logits = single(raw)
-        return (
-            torch.cat([torch.zeros_like(logits), logits], -1) if logits.shape[-1] == 1 else logits
-        )
+        return torch.cat([-logits / 2, logits / 2], -1) if logits.shape[-1] == 1 else logits
 
     baseline = x.float().mean(0, keepdim=True) if kind == "table" else torch.zeros_like(x[:1])
     subject = Subject(name, kind, module, forward, x, batch["target"], batch["target"], baseline)
