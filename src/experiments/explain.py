@@ -31,7 +31,7 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     stats = dict(getattr(datamodule, "stats", {}))
     subject = subject_of(module, stats, _samples(datamodule, opts), opts.target)
     asked = None if opts.methods is None else list(opts.methods)
-    chosen = methods.chosen_methods(asked, subject.kind, module)
+    chosen = methods.chosen_methods(asked, subject.kind, module, opts.layer)
     per_sample = [m for m in chosen if m != "permutation"]
     attributions = {m: subject.attribute(m, opts.samples, opts) for m in per_sample}
     folder = out / opts.output_dir

@@ -44,7 +44,9 @@ def kind_of(x: torch.Tensor) -> str:
     return kinds[x.ndim]
 
 
-def chosen_methods(asked: list[str] | None, kind: str, net: nn.Module) -> list[str]:
+def chosen_methods(
+    asked: list[str] | None, kind: str, net: nn.Module, layer: str | None = None
+) -> list[str]:
     """``asked``, checked against what applies to ``kind``; None: all that apply (Grad-CAM only
     when the network has a convolution)."""
     applicable = METHODS[kind]
@@ -55,6 +57,8 @@ def chosen_methods(asked: list[str] | None, kind: str, net: nn.Module) -> list[s
             raise ConfigError(
                 "explain.methods", method, f"for {kind} inputs, some of {', '.join(applicable)}"
             )
+    if "grad_cam" in asked and layer is None:
+        layer_of(net, None, CONV[kind], "grad_cam")  # no convolution: says so, names the fix
     return list(asked)
 
 

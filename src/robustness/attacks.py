@@ -44,7 +44,7 @@ class Attack:
                 "an integer >= 1 (gradient steps of PGD)",
                 f"set {self.key}.steps=10, or use FGSM (one step) for a single-step attack",
             )
-        if self.step_size is not None and self.step_size <= 0:
+        if self.step_size is not None and self.step_size <= 0 < self.epsilon:
             raise ConfigError(f"{self.key}.step_size", self.step_size, "a number > 0, or null")
 
     @property
