@@ -45,6 +45,8 @@ def attack(cfg: DictConfig) -> dict[str, Any]:
 def attacks_of(opts: DictConfig) -> dict[str, Attack]:
     """``<method>_eps<budget>`` -> attack, for every method and budget of ``attack.*``."""
     check_epsilons(list(opts.epsilons), "attack.epsilons")
+    if opts.split not in ("train", "val", "test"):
+        raise ConfigError("attack.split", opts.split, "one of train, val, test")
     unknown = [m for m in opts.methods if m not in METHODS]
     if unknown or not opts.methods:
         raise ConfigError("attack.methods", list(opts.methods), "some of " + ", ".join(METHODS))

@@ -20,6 +20,7 @@ from src.explain.subject import Subject, subject_of
 from src.utils import report
 
 TARGETS = ("predicted", "target")
+SPLITS = ("train", "val", "test")
 
 
 def explain(cfg: DictConfig) -> dict[str, Any]:
@@ -47,6 +48,8 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _check(opts: DictConfig) -> None:
+    if opts.split not in SPLITS:
+        raise ConfigError("explain.split", opts.split, "one of " + ", ".join(SPLITS))
     if opts.target not in TARGETS:
         raise ConfigError("explain.target", opts.target, "one of " + ", ".join(TARGETS))
     for key in ("samples", "ig_steps", "window", "top_k", "faithfulness_samples"):
@@ -73,6 +76,8 @@ def _records(
 ) -> list[dict[str, Any]]:
     """Each explained sample's classes, top features per method and figure file."""
     n = len(next(iter(attributions.values()))) if attributions else 0
+    if n == 0:  # explain.methods=[permutation]: a global importance, no per-sample one
+        return []
     names = list(getattr(datamodule, "class_names", []) or [])
     predicted, explained = subject.predicted[:n].tolist(), subject.explained[:n].tolist()
     label = [int(v) for v in subject.y[:n].tolist()]
