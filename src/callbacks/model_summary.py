@@ -74,7 +74,9 @@ class ModelSummaryFile(pl.Callback):
             "size_mb": sum(p.numel() * p.element_size() for p in params) / 2**20,
         }
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        info = {"module": type(module).__name__, **totals, "layers": self.rows}
+        # in the module's own order (the hooks fire as each layer finishes: innermost first)
+        layers = {n: self.rows[n] for n, _ in module.named_modules() if n in self.rows}
+        info = {"module": type(module).__name__, **totals, "layers": layers}
         (self.output_dir / "model_summary.json").write_text(json.dumps(info, indent=2))
         (self.output_dir / "model_summary.txt").write_text(_table(info))
 
