@@ -86,15 +86,18 @@ def test_grad_cam_on_a_model_without_a_convolution_is_named(
 
 
 class _BagOfTokens(nn.Module):
-    """Mean of token embeddings -> 2 logits; a stand-in for a text classifier."""
+    """Mean of the first ``lengths`` token embeddings -> 2 logits: a stand-in for the text
+    classifiers, which take (tokens, lengths)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(10, 4)
         self.head = nn.Linear(4, 2)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.head(self.embed(tokens).mean(1))
+    def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = torch.arange(tokens.shape[1])[None] < lengths[:, None]  # (B, T)
+        pooled = (self.embed(tokens) * mask[..., None]).sum(1) / lengths[:, None]
+        return self.head(pooled)
 
 
 def test_token_ids_are_attributed_through_the_embedding(tmp_path: Path) -> None:
@@ -104,13 +107,13 @@ def test_token_ids_are_attributed_through_the_embedding(tmp_path: Path) -> None:
         model.embed.weight[7] = torch.tensor([5.0, 0, 0, 0])
         model.head.weight.copy_(torch.tensor([[-1.0, 0, 0, 0], [1.0, 0, 0, 0]]))
         model.head.bias.zero_()
-    tokens = torch.tensor([[1, 2, 7, 3], [7, 4, 4, 4]])
-    batch = {"tokens": tokens, "target": torch.tensor([1, 1])}
+    tokens = torch.tensor([[1, 2, 7, 3, 0], [7, 4, 4, 0, 0]])
+    batch = {"tokens": tokens, "lengths": torch.tensor([4, 3]), "target": torch.tensor([1, 1])}
     subject = subject_of(model, {}, batch, "predicted")
-    assert subject.kind == "tokens"
+    assert subject.name == "tokens" and subject.kind == "tokens"  # not the lengths
     opts = type("Opts", (), {"layer": None, "ig_steps": 8, "window": 1})()
     scores = subject.attribute("integrated_gradients", 2, opts)
-    assert scores.shape == (2, 4)
+    assert scores.shape == (2, 5)
     assert scores.argmax(1).tolist() == [2, 0]  # the position of token 7
-    page = figures.token_html([("a", ["a", "b", "c", "d"], scores[0])], tmp_path / "t.html")
+    page = figures.token_html([("a", ["a", "b", "c", "d", "e"], scores[0])], tmp_path / "t.html")
     assert "rgba(0,160,0,1.00)" in page.read_text()  # token 7: the strongest, for the class

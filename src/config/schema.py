@@ -122,6 +122,7 @@ class ExplainSchema:
     methods: list[str] | None = None
     samples: int = 8
     split: str = "test"
+    input: str | None = None
     target: str = "predicted"
     layer: str | None = None
     ig_steps: int = 32

@@ -30,7 +30,7 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     ckpt, module, datamodule = build.restored(cfg)
     stats = dict(getattr(datamodule, "stats", {}))
-    subject = subject_of(module, stats, _samples(datamodule, opts), opts.target)
+    subject = subject_of(module, stats, _samples(datamodule, opts), opts.target, opts.input)
     asked = None if opts.methods is None else list(opts.methods)
     chosen = methods.chosen_methods(asked, subject.kind, module, opts.layer)
     per_sample = [m for m in chosen if m != "permutation"]
@@ -131,7 +131,7 @@ def _checks(
     metrics: dict[str, Any] = {"explain/samples": len(subject.x)}
     names = outputs.feature_names(subject.kind, subject.x.shape[1:], opts.feature_names)
     if "permutation" in chosen:
-        drops = methods.permutation_importance(subject.forward, subject.x, subject.y)
+        drops = methods.permutation_importance(subject.on_all, subject.x, subject.y)
         path = folder / "permutation_importance.png"
         figures.feature_bars({"permutation": drops}, names, opts.top_k, "accuracy lost", path)
         order = drops.argsort(descending=True).tolist()
@@ -142,10 +142,10 @@ def _checks(
     if subject.kind == "table":
         k = max(1, min(opts.top_k, subject.x.shape[1] // 3))
         found = faithfulness.feature_removal(
-            subject.forward, subject.x, subject.y, attr, subject.baseline, k
+            subject.on_all, subject.x, subject.y, attr, subject.baseline, k
         )
     else:
-        curves = faithfulness.deletion(subject.forward, subject.x, attr)
+        curves = faithfulness.deletion(subject.on_all, subject.x, attr)
         figures.deletion_curves(curves, folder / "deletion.png")
         found = {
             f"deletion_{k}_mean": sum(v) / len(v) for k, v in curves.items() if k != "fractions"

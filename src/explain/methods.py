@@ -12,7 +12,7 @@ from torch import nn
 
 from src.errors import ConfigError, UserError
 
-Forward = Callable[[torch.Tensor], torch.Tensor]
+Forward = Callable[..., torch.Tensor]  # (raw input, *the model's other inputs) -> logits
 CONV = {"image": nn.Conv2d, "signal": nn.Conv1d}
 # what applies to each kind of input, in the order they are computed and shown
 METHODS = {
@@ -91,18 +91,20 @@ def attribute(
     method: str, forward: Forward, x: torch.Tensor, target: torch.Tensor, **opts: Any
 ) -> torch.Tensor:
     """``method``'s attributions of ``x`` (N, ...) for the classes ``target`` (N,), shaped like
-    ``x`` (tokens: (N, T), one score per token)."""
+    ``x`` (tokens: (N, T), one score per token). ``opts["others"]``: the model's other inputs
+    for these samples (e.g. sequence lengths), passed to ``forward`` unchanged."""
     attr = captum_attr()
     x = x if x.dtype != torch.uint8 else x.float()
+    others = opts.get("others", ())
     if method == "integrated_gradients" and opts["kind"] == "tokens":
-        return token_attributions(forward, x, target, opts["net"], opts["layer"], opts["steps"])
+        return token_attributions(forward, x, target, opts, others)
     if method == "integrated_gradients":
         explainer = attr.IntegratedGradients(forward)
         kwargs = {"baselines": opts["baseline"], "n_steps": opts["steps"]}
     elif method == "saliency":
         explainer, kwargs = attr.Saliency(forward), {"abs": True}
     elif method == "grad_cam":
-        return grad_cam(forward, x, target, opts["net"], opts["layer"], opts["kind"])
+        return grad_cam(forward, x, target, opts, others)
     elif method == "occlusion":
         explainer = attr.Occlusion(forward)
         window = (x.shape[1], *[opts["window"]] * (x.ndim - 2))  # all channels at once
@@ -111,22 +113,24 @@ def attribute(
         explainer, kwargs = attr.FeatureAblation(forward), {"baselines": opts["baseline"]}
     else:
         raise ConfigError("explain.methods", method, "a per-sample attribution method")
-    return explainer.attribute(x, target=target, **kwargs).detach()
+    return explainer.attribute(x, target=target, additional_forward_args=others, **kwargs).detach()
 
 
 def grad_cam(
     forward: Forward,
     x: torch.Tensor,
     target: torch.Tensor,
-    net: nn.Module,
-    name: str | None,
-    kind: str,
+    opts: dict[str, Any],
+    others: tuple[torch.Tensor, ...],
 ) -> torch.Tensor:
     """Grad-CAM of the last convolution (or ``name``), upsampled to the input: (N, 1, *spatial)
     repeated over the input's channels."""
     attr = captum_attr()
-    layer = layer_of(net, name, CONV[kind], "grad_cam")
-    cam = attr.LayerGradCam(forward, layer).attribute(x, target=target, relu_attributions=True)
+    kind = opts["kind"]
+    layer = layer_of(opts["net"], opts["layer"], CONV[kind], "grad_cam")
+    cam = attr.LayerGradCam(forward, layer).attribute(
+        x, target=target, additional_forward_args=others, relu_attributions=True
+    )
     mode = "bilinear" if kind == "image" else "linear"
     cam = attr.LayerAttribution.interpolate(cam.detach(), tuple(x.shape[2:]), mode)
     return cam.expand_as(x).clone()
@@ -136,17 +140,20 @@ def token_attributions(
     forward: Forward,
     tokens: torch.Tensor,
     target: torch.Tensor,
-    net: nn.Module,
-    name: str | None,
-    steps: int,
+    opts: dict[str, Any],
+    others: tuple[torch.Tensor, ...],
 ) -> torch.Tensor:
     """Integrated gradients through the embedding layer (ids are not differentiable), from an
     all-zero-id baseline, summed over the embedding: (N, T), one score per token."""
     attr = captum_attr()
-    layer = layer_of(net, name, nn.Embedding, "integrated_gradients on token ids")
+    layer = layer_of(opts["net"], opts["layer"], nn.Embedding, "integrated_gradients on tokens")
     explainer = attr.LayerIntegratedGradients(forward, layer)
     scores = explainer.attribute(
-        tokens, baselines=torch.zeros_like(tokens), target=target, n_steps=steps
+        tokens,
+        baselines=torch.zeros_like(tokens),
+        target=target,
+        additional_forward_args=others,
+        n_steps=opts["steps"],
     )
     return scores.detach().sum(-1)  # (N, T, D) -> (N, T)
 
