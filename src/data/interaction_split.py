@@ -84,7 +84,7 @@ def items_by_user(data: Interactions) -> list[np.ndarray]:
 
 
 def eval_negatives(
-    users: np.ndarray, seen: list[np.ndarray], num_items: int, count: int, seed: int
+    users: np.ndarray, seen: list[np.ndarray], num_items: int, count: int, seed: list[int]
 ) -> np.ndarray:
     """(U, count) distinct items per user that the user never interacted with (seeded)."""
     rng = np.random.default_rng(seed)
@@ -102,7 +102,11 @@ def eval_negatives(
 
 
 def train_negatives(
-    train: Interactions, keys: np.ndarray, count: int, weights: np.ndarray | None, seed: int
+    train: Interactions,
+    keys: np.ndarray,
+    count: int,
+    weights: np.ndarray | None,
+    seed: list[int],
 ) -> np.ndarray:
     """(N, count) negative items per training row, drawn uniformly (``weights`` None) or in
     proportion to ``weights``; draws that are the user's training items are redrawn (up to 10

@@ -5,8 +5,8 @@ a user and C candidate items, the target being 1 (implicit feedback) or the rati
 for the positive and 0 for the others.
 
 - Training: each training interaction with ``train_negatives`` negative items (C = 1 + that),
-  redrawn every epoch from a generator seeded by ``seed``, the epoch and the rank, so a resumed
-  run draws the negatives a run never stopped would have.
+  redrawn every epoch from a generator seeded by ``seed`` and the epoch, so a resumed run draws
+  the negatives a run never stopped would have (ranks draw the same and take every W-th row).
 - Validation and test (``protocol``): ``sampled`` ranks each user's held-out item among
   ``eval_negatives`` items the user never interacted with (drawn once, seeded; the NCF
   protocol with 99); ``full`` ranks it among all items, ``exclude`` marking the user's other
@@ -50,7 +50,7 @@ class TrainPairs:
     def __iter__(self) -> Iterator[Batch]:
         epoch = self.sampler.epoch
         negatives = self.negatives(epoch)  # (N, K), the same on every rank
-        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.data.user))
+        order = np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.data.user))
         order = order[: len(order) // self.world_size * self.world_size]  # even shards
         order = order[self.rank :: self.world_size]
         for start in range(0, len(order), self.batch_size):
@@ -99,21 +99,25 @@ class Candidates:
             exclude = np.zeros(items.shape, bool)
         else:
             items = np.broadcast_to(np.arange(self.num_items), (n, self.num_items))
-            target = np.zeros(items.shape, np.float32)
-            exclude = np.zeros(items.shape, bool)
-            for row, u in enumerate(users):
-                exclude[row, self.seen[u]] = True
-            has_positive = positives >= 0  # predicting new items: no held-out one
-            target[np.flatnonzero(has_positive), positives[has_positive]] = self.targets[rows][
-                has_positive
-            ]
-            exclude[np.flatnonzero(has_positive), positives[has_positive]] = False
+            target, exclude = self._all_items(rows)
         return {
             "user": torch.from_numpy(users),
             "item": torch.from_numpy(np.ascontiguousarray(items)),
             "target": torch.from_numpy(target),
             "exclude": torch.from_numpy(exclude),
         }
+
+    def _all_items(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(B, num_items) targets and the user's seen items but the positive, to exclude."""
+        target = np.zeros((len(rows), self.num_items), np.float32)
+        exclude = np.zeros(target.shape, bool)
+        for row, u in enumerate(self.users[rows]):
+            exclude[row, self.seen[u]] = True
+        held = np.flatnonzero(self.positives[rows] >= 0)  # predicting new items: none held out
+        positives = self.positives[rows][held]
+        target[held, positives] = self.targets[rows][held]
+        exclude[held, positives] = False
+        return target, exclude
 
 
 class InteractionsDataModule(pl.LightningDataModule):
@@ -185,7 +189,7 @@ class InteractionsDataModule(pl.LightningDataModule):
             for i, name in enumerate(("val", "test")):
                 users = getattr(self.split, name)[0]
                 self.fixed_negatives[name] = split.eval_negatives(
-                    users, self.seen, self.num_items, self.eval_negatives, self.seed + i
+                    users, self.seen, self.num_items, self.eval_negatives, [self.seed, 2, i]
                 )
 
     def _check_sizes(self, data: Interactions) -> None:
@@ -214,7 +218,7 @@ class InteractionsDataModule(pl.LightningDataModule):
         if self.negative_sampling == "popularity":
             weights = self.item_counts.astype(np.float64) ** self.popularity_exponent
         return split.train_negatives(
-            self.split.train, self.train_keys, self.train_negatives, weights, self.seed + epoch
+            self.split.train, self.train_keys, self.train_negatives, weights, [self.seed, 1, epoch]
         )
 
     def _rank_world(self) -> tuple[int, int]:

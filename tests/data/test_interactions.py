@@ -96,7 +96,7 @@ def test_a_user_with_a_single_interaction_is_one_clear_error() -> None:
 def test_eval_negatives_are_distinct_items_the_user_never_saw() -> None:
     data = generated_interactions(num_users=30, num_items=150, per_user=10)
     seen = split.items_by_user(data)
-    negatives = split.eval_negatives(np.arange(30), seen, 150, 99, seed=0)
+    negatives = split.eval_negatives(np.arange(30), seen, 150, 99, seed=[0])
     assert negatives.shape == (30, 99)
     for u in range(30):
         assert len(set(negatives[u])) == 99 and not set(negatives[u]) & set(seen[u])
@@ -105,10 +105,10 @@ def test_eval_negatives_are_distinct_items_the_user_never_saw() -> None:
 def test_training_negatives_avoid_training_items_and_follow_popularity() -> None:
     data = generated_interactions(num_users=200, num_items=100, per_user=10, popularity=1.5)
     keys = split.interaction_keys(data.user, data.item, data.num_items)
-    uniform = split.train_negatives(data, keys, 4, None, seed=0)
+    uniform = split.train_negatives(data, keys, 4, None, seed=[0])
     assert not split.contains(keys, np.repeat(data.user[:, None], 4, 1), uniform, 100).any()
     counts = np.bincount(data.item, minlength=100).astype(float)
-    popular = split.train_negatives(data, keys, 4, counts, seed=0)
+    popular = split.train_negatives(data, keys, 4, counts, seed=[0])
     top = np.argsort(-counts)[:10]  # the 10 most popular items
     assert np.isin(popular, top).mean() > 2 * np.isin(uniform, top).mean()
 
