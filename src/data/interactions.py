@@ -170,7 +170,8 @@ class InteractionsDataModule(pl.LightningDataModule):
         self.batch_size, self.seed, self.pin_memory = batch_size, seed, pin_memory
         self.predict_split = predict_split
         self.split: split.Split | None = None
-        self.seen: list[np.ndarray] = []
+        self.seen: list[np.ndarray] = []  # each user's distinct items, all splits
+        self.train_keys = np.zeros(0, np.int64)  # (user, item) of the training split
         self.fixed_negatives: dict[str, np.ndarray] = {}
 
     def setup(self, stage: str | None = None) -> None:
