@@ -11,13 +11,13 @@ Raw user and item ids become indices ``0..n-1`` in the sorted order of the raw i
 ``k`` names the ``k``-th smallest id (MovieLens item 1 is index 0).
 """
 
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from src.data.table import Table, as_numbers, read_table
 from src.errors import ConfigError, DataError
 
 ROLES = ("user", "item", "rating", "timestamp")
@@ -89,22 +89,39 @@ def _read_columns(
     separator: str,
     mtime_ns: int,
 ) -> Interactions:
-    import pandas as pd
-
-    table = pd.read_csv(Path(path).expanduser(), sep=separator)
+    table = read_table(path, separator=separator)
     named = dict(zip(ROLES, (user, item, rating, timestamp), strict=True))
     for role, column in named.items():
         if column is not None and column not in table.columns:
             raise ConfigError(
                 f"dataset.source.{role}",
                 column,
-                f"a column of {path}: one of {[str(c) for c in table.columns]}",
+                f"a column of {path}: one of {table.names}",
                 f"set dataset.source.{role}=<the {role} column>"
                 + ("" if role in ("user", "item") else f" (or null if it has no {role})"),
             )
-    rating_values = None if rating is None else table[rating].to_numpy()
-    time_values = None if timestamp is None else table[timestamp].to_numpy()
-    return indexed(table[user].to_numpy(), table[item].to_numpy(), rating_values, time_values)
+    return indexed(
+        _ids(table.columns[user]),
+        _ids(table.columns[item]),
+        None if rating is None else _numbers(table, rating, "rating"),
+        None if timestamp is None else _numbers(table, timestamp, "timestamp"),
+    )
+
+
+def _ids(cells: np.ndarray) -> np.ndarray:
+    """Numeric ids as numbers (so they sort as numbers), any other id as text."""
+    numbers = as_numbers(cells)
+    return cells.astype(str) if numbers is None or np.isnan(numbers).any() else numbers
+
+
+def _numbers(table: Table, column: str, role: str) -> np.ndarray:
+    numbers = as_numbers(table.columns[column])
+    if numbers is None or np.isnan(numbers).any():
+        raise DataError(
+            f"{table.path}: column {column!r} (dataset.source.{role}) holds a cell that is "
+            f"missing or not a number. Fix: clean the file, or set dataset.source.{role}=null"
+        )
+    return numbers
 
 
 def read_movielens(path: str, variant: str = "ml-100k") -> Interactions:
@@ -125,17 +142,18 @@ def read_movielens(path: str, variant: str = "ml-100k") -> Interactions:
 
 @lru_cache(maxsize=2)
 def _read_movielens(file: str, separator: str, mtime_ns: int) -> Interactions:
-    import pandas as pd
-
-    # ml-1m's two-character separator would need pandas' slow python engine
-    text = Path(file).read_text(encoding="latin-1").replace(separator, "\t")
-    table = pd.read_csv(io.StringIO(text), sep="\t", header=None, usecols=[0, 1, 2, 3])
-    if table.shape[1] != 4 or table.isna().any().any():
+    lines = Path(file).read_text(encoding="latin-1").split("\n")
+    rows = [line.split(separator) for line in lines if line.strip()]
+    try:
+        table = np.array(rows, dtype=np.int64)
+    except ValueError:  # ragged rows or a cell that is not an integer
+        table = np.empty((0, 0), dtype=np.int64)
+    if table.ndim != 2 or table.shape[1] != 4:
         raise DataError(
-            f"{file}: expected 4 columns (user, item, rating, timestamp) on every line. "
+            f"{file}: expected 4 integer columns (user, item, rating, timestamp) on every line. "
             "Fix: use the file as distributed by GroupLens"
         )
-    user, item, rating, timestamp = (table[c].to_numpy() for c in range(4))
+    user, item, rating, timestamp = table.T
     return indexed(user, item, rating, timestamp)
 
 
