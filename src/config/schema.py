@@ -11,6 +11,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+import src.data.interaction_resolvers  # the ${interactions.*} resolvers of conf/dataset
 import src.data.resolvers  # the ${csv.*} and ${image_folder.*} resolvers of conf/dataset
 import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
 
