@@ -144,6 +144,8 @@ OWN_DATA = {
     "model=gan_conditional": "fid_classifier",
     "model=gan_mlp": "fid_classifier",
     "experiment=digits_gan": "fid_classifier",
+    # fine-tuning starts from a checkpoint the user trained (any digits LeNet)
+    "experiment=digits_finetune_5to9": "pretrained_digits",
 }
 
 
@@ -170,4 +172,8 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "pretrained_digits":
+        from tests.modules.gan_helpers import digits_classifier
+
+        return [f"model.transfer.init_from.path={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
