@@ -53,7 +53,7 @@ class FreezeUnfreeze(BaseFinetuning):
         matched = [n for n in names if any(fnmatch.fnmatch(n, p) for p in self.patterns)]
         outer = [n for n in matched if not any(n.startswith(f"{m}.") for m in matched)]
         if not outer:
-            top = sorted({n.rsplit(".", 1)[0] for n in names if n.count(".") == 1})
+            top = [n for n in names if n.count(".") <= 1]
             raise ConfigError(
                 "callbacks.freeze.modules",
                 self.patterns,
