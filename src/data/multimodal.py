@@ -73,8 +73,7 @@ def read_paired_file(
     image: str = "image",
     text: str = "text",
     label: str | None = "label",
-    image_size: Sequence[int] = (8, 8),
-    channels: int = 1,
+    image_shape: Sequence[int] = (1, 8, 8),
     separator: str = ",",
     root: str | None = None,
 ) -> PairedRows:
@@ -86,8 +85,7 @@ def read_paired_file(
     Args:
         path: the file.
         image, text, label: column names; a file without the label column is unlabelled.
-        image_size: (H, W) every image is resized to.
-        channels: 1 (grayscale) or 3 (RGB).
+        image_shape: (C, H, W): 1 (grayscale) or 3 (RGB) channels, resized to (H, W).
         separator: CSV field separator.
         root: folder that relative image paths start from; None: the file's folder.
     """
@@ -107,12 +105,12 @@ def read_paired_file(
             f"{absent[0][1]}. Fix: correct the paths (relative ones start at {base}, "
             "dataset.rows.root), or leave the cell empty for a row without an image"
         )
-    size = (int(image_size[0]), int(image_size[1]))
+    from src.data.image_files import decode
+
+    channels, size = int(image_shape[0]), (int(image_shape[1]), int(image_shape[2]))
     images = np.zeros((n, channels, *size), np.float32)
     for i, p in enumerate(paths):
         if p is not None:
-            from src.data.image_files import decode
-
             images[i] = decode(str(p), size, channels)
     present = np.array([p is not None for p in paths], np.int64)
     texts = [t or "" for t in columns[text]]

@@ -146,6 +146,7 @@ OWN_DATA = {
     "experiment=digits_gan": "fid_classifier",
     # fine-tuning starts from a checkpoint the user trained (any digits LeNet)
     "experiment=digits_finetune_5to9": "pretrained_digits",
+    "dataset=multimodal_file": "paired_rows",
 }
 
 
@@ -172,8 +173,31 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "paired_rows":
+        path = write_paired_rows(tmp_path / "pairs")
+        return [f"dataset.source.rows.path={path}", "dataset.num_classes=2"]
     if kind == "pretrained_digits":
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.transfer.init_from.path={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
+
+
+def write_paired_rows(folder: Path, n: int = 40, missing_image: int = 3) -> Path:
+    """``folder/pairs.csv`` (columns image, text, label) and 8x8 PNGs under ``folder/img``:
+    label ``bright`` images are light, ``dark`` ones dark; every ``missing_image``-th row has
+    no image, and its text names the label."""
+    from PIL import Image
+
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows: list[list[object]] = []
+    for i in range(n):
+        label = ("dark", "bright")[i % 2]
+        path = None
+        if i % missing_image:
+            path = f"img/{i}.png"
+            pixels = np.full((8, 8), 200 if label == "bright" else 30, np.uint8)
+            Image.fromarray(pixels, mode="L").save(folder / path)
+        text = f"a {label} picture" if path is None else "a picture"
+        rows.append([path, text, label])
+    return write_csv(folder / "pairs.csv", ["image", "text", "label"], rows)
