@@ -138,7 +138,7 @@ def _same_kind(state: dict[str, Any], kind: str) -> None:
             "dataset.tokenizer",
             kind,
             f"the checkpoint's {state.get('kind')} tokenizer",
-            "pass the dataset and model options the checkpoint was trained with",
+            f"set dataset.tokenizer={state.get('kind')} (and the model it was trained with)",
         )
 
 

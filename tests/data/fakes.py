@@ -144,6 +144,7 @@ OWN_DATA = {
     "model=gan_conditional": "fid_classifier",
     "model=gan_mlp": "fid_classifier",
     "experiment=digits_gan": "fid_classifier",
+    "dataset=text_file": "texts",
 }
 
 
@@ -170,4 +171,15 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "texts":
+        return [f"dataset.texts.path={write_texts(tmp_path / 'texts.csv')}"]
     raise ValueError(f"unknown kind of data {kind!r}")
+
+
+def write_texts(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """A CSV of generated review sentences: columns ``text`` and ``label`` (negative/positive)."""
+    from src.data.sentiment_grammar import CLASSES, generate
+
+    return write_csv(
+        path, ["text", "label"], [[s.text, CLASSES[s.label]] for s in generate(n, seed)]
+    )
