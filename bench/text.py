@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import src.config.schema  # noqa: E402, F401  registers the structured config
-from src.config.compose import compose_config  # noqa: E402
-from src.data.sentiment_grammar import generate  # noqa: E402
+import src.config.schema  # noqa: F401  registers the structured config
+from src.config.compose import compose_config
+from src.data.sentiment_grammar import generate
 
 YELP = Path("/work/shared/data/sentiment_labelled_sentences/yelp_labelled.txt")
 QUIET = ["print_config=false", "++callbacks.progress_bar=null", "logger=none", "model.callbacks={}"]
