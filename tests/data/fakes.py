@@ -144,6 +144,7 @@ OWN_DATA = {
     "model=gan_conditional": "fid_classifier",
     "model=gan_mlp": "fid_classifier",
     "experiment=digits_gan": "fid_classifier",
+    "dataset=text_file": "texts",
     # fine-tuning starts from a checkpoint the user trained (any digits LeNet)
     "experiment=digits_finetune_5to9": "pretrained_digits",
     "dataset=multimodal_file": "paired_rows",
@@ -173,6 +174,8 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "texts":
+        return [f"dataset.texts.path={write_texts(tmp_path / 'texts.csv')}"]
     if kind == "paired_rows":
         path = write_paired_rows(tmp_path / "pairs")
         return [f"dataset.source.rows.path={path}", "dataset.num_classes=2"]
@@ -181,6 +184,15 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
 
         return [f"model.transfer.init_from.path={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
+
+
+def write_texts(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """A CSV of generated review sentences: columns ``text`` and ``label`` (negative/positive)."""
+    from src.data.sentiment_grammar import CLASSES, generate
+
+    return write_csv(
+        path, ["text", "label"], [[s.text, CLASSES[s.label]] for s in generate(n, seed)]
+    )
 
 
 def write_paired_rows(folder: Path, n: int = 40, missing_image: int = 3) -> Path:
