@@ -4,6 +4,8 @@ import csv
 import math
 from pathlib import Path
 
+import pytest
+
 from src.experiments import run
 from tests.conftest import Compose
 from tests.data.fakes import write_csv
@@ -11,6 +13,7 @@ from tests.data.fakes import write_csv
 EXPERIMENT = "experiment=multimodal_digits"
 
 
+@pytest.mark.slow  # four runs: ~60 s on a quiet machine
 def test_train_eval_resume_then_predict_without_images(
     compose_cfg: Compose, tmp_path: Path
 ) -> None:
