@@ -86,3 +86,19 @@ def test_lr_multipliers_make_one_group_per_pattern() -> None:
     assert sum(len(g["params"]) for g in groups) == len(named)
     with pytest.raises(ConfigError, match=r"model.transfer.lr_multipliers.*featurs"):
         parameter_groups(named, {"featurs.*": 0.1})
+
+
+def test_lora_adapts_convolutions_and_merges_back() -> None:
+    from src.networks.lora import LoRAConv2d, merge
+
+    net = lenet(5).eval()
+    x = torch.randn(4, 1, 8, 8)
+    before = net(x)
+    LoRA(rank=2, target_modules=["features.0"]).apply(net)
+    adapter = net.features[0]
+    assert isinstance(adapter, LoRAConv2d) and torch.allclose(net(x), before)  # B starts at 0
+    torch.nn.init.normal_(adapter.lora_b.weight)
+    adapted = net(x)
+    merge(net)
+    assert isinstance(net.features[0], torch.nn.Conv2d)
+    assert torch.allclose(net(x), adapted, atol=1e-5)
