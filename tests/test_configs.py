@@ -25,6 +25,7 @@ ALL = [(g, m) for g in GROUPS for m in members(g)]
 PARTNER = {
     "dataset": {m: ["model=mlp"] for m in members("dataset")}
     | {"text_corpus": ["model=gpt_tiny"]}
+    | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")}
     | {"digit_captions": ["model=multimodal"], "multimodal_file": ["model=multimodal"]},
     "model": {
         "gpt": ["dataset=text_corpus"],
@@ -35,7 +36,8 @@ PARTNER = {
         "gru": ["dataset=mnist1d"],
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
         "multimodal": ["dataset=digit_captions"],
-    },
+    }
+    | {m: ["dataset=interactions_generated"] for m in ("gmf", "ncf_mlp", "neumf", "popularity")},
 }
 
 
