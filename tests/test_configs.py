@@ -25,7 +25,8 @@ ALL = [(g, m) for g in GROUPS for m in members(g)]
 PARTNER = {
     "dataset": {m: ["model=mlp"] for m in members("dataset")}
     | {"text_corpus": ["model=gpt_tiny"]}
-    | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")},
+    | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")}
+    | {"digit_captions": ["model=multimodal"], "multimodal_file": ["model=multimodal"]},
     "model": {
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
@@ -34,6 +35,7 @@ PARTNER = {
         "cnn1d": ["dataset=mnist1d"],
         "gru": ["dataset=mnist1d"],
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
+        "multimodal": ["dataset=digit_captions"],
     }
     | {m: ["dataset=interactions_generated"] for m in ("gmf", "ncf_mlp", "neumf", "popularity")},
 }

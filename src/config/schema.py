@@ -97,6 +97,7 @@ class CompareSchema:
     metrics: list[str] = field(default_factory=list)
     curves: list[str] = field(default_factory=lambda: ["val/loss", "${optimized_metric}"])
     skip_unfinished: bool = False
+    average_over: list[str] = field(default_factory=list)
 
 
 @dataclass

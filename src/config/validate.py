@@ -110,7 +110,8 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.limit_val_batches", *BATCH_LIMIT),
     Rule("trainer.limit_test_batches", *BATCH_LIMIT),
     Rule("predict.split", *_one_of("train", "val", "test", "all")),
-    Rule("dataset.tokenizer", *_one_of("char", "bpe")),
+    # char | bpe: the language model's (dataset=text_corpus); word | pretrained: text classification
+    Rule("dataset.tokenizer", *_one_of("char", "bpe", "word", "pretrained")),
     Rule("dataset.block_size", *POSITIVE_INT, "e.g. dataset.block_size=64"),
     Rule("dataset.batches_per_epoch", *POSITIVE_INT),
     Rule("model.lora.rank", *POSITIVE_INT, "e.g. model.lora.rank=8"),

@@ -170,6 +170,10 @@ OWN_DATA = {
     "dataset=interactions_file": "interactions",
     "dataset=movielens": "movielens",
     "experiment=movielens_neumf": "movielens",
+    "dataset=text_file": "texts",
+    # fine-tuning starts from a checkpoint the user trained (any digits LeNet)
+    "experiment=digits_finetune_5to9": "pretrained_digits",
+    "dataset=multimodal_file": "paired_rows",
 }
 
 
@@ -202,4 +206,42 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         return [f"dataset.source.path={path}"]
     if kind == "movielens":
         return [f"dataset.source.path={write_movielens(tmp_path / 'ml-1m', 'ml-1m')}"]
+    if kind == "texts":
+        return [f"dataset.texts.path={write_texts(tmp_path / 'texts.csv')}"]
+    if kind == "paired_rows":
+        path = write_paired_rows(tmp_path / "pairs")
+        return [f"dataset.source.rows.path={path}", "dataset.num_classes=2"]
+    if kind == "pretrained_digits":
+        from tests.modules.gan_helpers import digits_classifier
+
+        return [f"model.transfer.init_from.path={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
+
+
+def write_texts(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """A CSV of generated review sentences: columns ``text`` and ``label`` (negative/positive)."""
+    from src.data.sentiment_grammar import CLASSES, generate
+
+    return write_csv(
+        path, ["text", "label"], [[s.text, CLASSES[s.label]] for s in generate(n, seed)]
+    )
+
+
+def write_paired_rows(folder: Path, n: int = 40, missing_image: int = 3) -> Path:
+    """``folder/pairs.csv`` (columns image, text, label) and 8x8 PNGs under ``folder/img``:
+    label ``bright`` images are light, ``dark`` ones dark; every ``missing_image``-th row has
+    no image, and its text names the label."""
+    from PIL import Image
+
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows: list[list[object]] = []
+    for i in range(n):
+        label = ("dark", "bright")[i % 2]
+        path = None
+        if i % missing_image:
+            path = f"img/{i}.png"
+            pixels = np.full((8, 8), 200 if label == "bright" else 30, np.uint8)
+            Image.fromarray(pixels, mode="L").save(folder / path)
+        text = f"a {label} picture" if path is None else "a picture"
+        rows.append([path, text, label])
+    return write_csv(folder / "pairs.csv", ["image", "text", "label"], rows)
