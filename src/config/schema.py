@@ -99,6 +99,12 @@ class CompareSchema:
 
 
 @dataclass
+class CVSchema:
+    folds: int | None = None
+    fold: int | None = None
+
+
+@dataclass
 class ReproduceSchema:
     run: str = MISSING
 
@@ -134,6 +140,7 @@ class Config:
     optimized_mode: str = "max"
     test: bool = True
     print_config: bool = True
+    cv: CVSchema = field(default_factory=CVSchema)
     # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
     optuna: Any = None
 

@@ -150,6 +150,12 @@ RULES: tuple[Rule, ...] = (
         "null or a logged metric such as val/acc or val/loss",
     ),
     Rule("optimized_mode", *_one_of("max", "min"), "max when higher is better, else min"),
+    Rule(
+        "cv.folds",
+        lambda v: v is None or (_is_int(v) and v >= 2),
+        "null (one train/val split) or an integer >= 2",
+        "e.g. cv.folds=5, or cv.folds=null to train once",
+    ),
 )
 
 
@@ -294,12 +300,33 @@ def _check_reproduce(cfg: DictConfig) -> None:
     )
 
 
+def _check_cv(cfg: DictConfig) -> None:
+    """Cross-validation trains from scratch, and needs a dataset that splits folds."""
+    folds = _select(cfg, "cv.folds")
+    if folds in (None, _MISSING):
+        return
+    if cfg.mode.name != "train":
+        raise ConfigError("cv.folds", folds, "null outside mode=train", "drop cv.folds")
+    if cfg.get("ckpt_path") is not None or cfg.get("resume") is not None:
+        key = "ckpt_path" if cfg.get("ckpt_path") is not None else "resume"
+        raise ConfigError(key, cfg.get(key), "null with cv.folds (each fold trains anew)")
+    if _select(cfg, "dataset.fold") is _MISSING:
+        raise ConfigError(
+            "cv.folds",
+            folds,
+            f"a dataset that splits folds ({cfg.dataset.get('_target_')} takes no "
+            "dataset.folds/dataset.fold)",
+            "use an in-memory dataset (digits, breast_cancer, mnist1d, csv, ...)",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     for rule in RULES:
         value = _select(cfg, rule.key)
         if value is not _MISSING and not rule.check(value):
             raise ConfigError(rule.key, value, rule.expected, rule.fix)
+    _check_cv(cfg)
     _check_checkpoint(cfg)
     check_hardware(cfg)  # before anything resolves the derived batch-size interpolations
     missing = sorted(OmegaConf.missing_keys(cfg))

@@ -6,7 +6,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from src.data import fingerprint
 from src.data.augment import BatchAugment
@@ -48,6 +48,10 @@ class InMemoryDataModule(pl.LightningDataModule):
         pin_memory: serve batches in page-locked memory (faster copies to a CUDA device).
         predict_split: the split ``predict_dataloader`` serves; ``all``: every row the source
             returns, unsplit (new data to predict with a trained model's preprocessing).
+        folds: k-fold cross-validation (``cv.folds``): the rows left after the test split are
+            cut into ``folds`` parts (stratified for classes, seeded), part ``fold`` is the
+            validation split and the others the training split; None: ``val_fraction``.
+        fold: the part held out for validation, 0 .. folds - 1.
     """
 
     def __init__(
@@ -66,6 +70,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         augment: BatchAugment | None = None,
         pin_memory: bool = False,
         predict_split: str = "test",
+        folds: int | None = None,
+        fold: int | None = None,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -79,6 +85,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.batch_size, self.val_fraction = batch_size, val_fraction
         self.test_fraction, self.normalize, self.sampler = test_fraction, normalize, sampler
         self.seed, self.pin_memory, self.predict_split = seed, pin_memory, predict_split
+        self.folds, self.fold = folds, fold or 0
         self.augment = augment if augment is not None and augment.active else None
         self.splits: dict[str, Batch] = {}
         # per input: (offset, scale) from the train split (None: served as is, e.g. token ids)
@@ -130,8 +137,23 @@ class InMemoryDataModule(pl.LightningDataModule):
             rows, test = self._split(rows, self.test_fraction)
         else:
             test = data.test_inputs | {"target": data.y_test}
-        train, val = self._split(rows, self.val_fraction)
+        if self.folds:
+            train, val = self._fold(rows, self.folds)
+        else:
+            train, val = self._split(rows, self.val_fraction)
         return {"train": train, "val": val, "test": test}
+
+    def _fold(self, rows: Inputs, folds: int) -> tuple[Inputs, Inputs]:
+        """Part ``fold`` of ``folds`` (the validation split) and the rest (the training split)."""
+        if not 0 <= self.fold < folds:
+            raise ConfigError("cv.fold", self.fold, f"an integer in [0, {folds})")
+        y = rows["target"]
+        if self.task == "regression":
+            splitter: KFold = KFold(folds, shuffle=True, random_state=self.seed)
+        else:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        keep, held = list(splitter.split(np.zeros(len(y)), y))[self.fold]
+        return {k: v[keep] for k, v in rows.items()}, {k: v[held] for k, v in rows.items()}
 
     def _split(self, rows: Inputs, fraction: float) -> tuple[Inputs, Inputs]:
         n = len(rows["target"])
