@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import src.config.schema  # noqa: F401  registers the structured config
 from src.config.compose import compose_config
 from src.experiments import run
 

@@ -141,6 +141,8 @@ class Config:
     test: bool = True
     print_config: bool = True
     cv: CVSchema = field(default_factory=CVSchema)
+    # DP-SGD (conf/privacy/dp.yaml: a src.callbacks.privacy.DPSGD node); null: not private
+    privacy: Any = None
     # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
     optuna: Any = None
 

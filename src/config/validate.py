@@ -46,6 +46,7 @@ class Rule:
 POSITIVE = (lambda v: _is_number(v) and v > 0), "a number > 0"
 NON_NEGATIVE = (lambda v: _is_number(v) and v >= 0), "a number >= 0"
 FRACTION = (lambda v: _is_number(v) and 0 <= v < 1), "a number in [0, 1)"
+POSITIVE_OR_NULL = (lambda v: v is None or (_is_number(v) and v > 0)), "a number > 0 (or null)"
 POSITIVE_INT = (lambda v: _is_int(v) and v >= 1), "an integer >= 1"
 BATCH_LIMIT = (
     (lambda v: (_is_int(v) and v >= 0) or (_is_number(v) and 0 <= v <= 1)),
@@ -73,7 +74,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("dataset.task", *_one_of("multiclass", "binary", "regression")),
     Rule("dataset.normalize", *_one_of("standard", "minmax", "none")),
-    Rule("dataset.sampler", *_one_of("uniform", "weighted")),
+    Rule("dataset.sampler", *_one_of("uniform", "weighted", "poisson")),
     Rule("dataset.missing", *_one_of("mean", "zero", "drop", "error")),
     Rule("dataset.channels", *_one_of(1, 3), "1 for grayscale, 3 for RGB"),
     Rule("dataset.in_memory", *_one_of("auto", True, False)),
@@ -150,6 +151,11 @@ RULES: tuple[Rule, ...] = (
         "null or a logged metric such as val/acc or val/loss",
     ),
     Rule("optimized_mode", *_one_of("max", "min"), "max when higher is better, else min"),
+    Rule("privacy.target_epsilon", *POSITIVE_OR_NULL),
+    Rule("privacy.target_delta", lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    Rule("privacy.noise_multiplier", *POSITIVE_OR_NULL),
+    Rule("privacy.max_grad_norm", *POSITIVE),
+    Rule("privacy.accountant", *_one_of("rdp", "prv", "gdp")),
     Rule(
         "cv.folds",
         lambda v: v is None or (_is_int(v) and v >= 2),

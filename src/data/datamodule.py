@@ -42,7 +42,8 @@ class InMemoryDataModule(pl.LightningDataModule):
         val_fraction: share of the training data held out for validation.
         test_fraction: share held out for testing when the source has no test split.
         normalize: ``standard`` (per-channel mean/std of the train split), ``minmax``, ``none``.
-        sampler: ``uniform`` or ``weighted`` (draw every class equally often).
+        sampler: ``uniform``, ``weighted`` (draw every class equally often) or ``poisson``
+            (each sample joins each step independently: DP-SGD's sampling, one process).
         seed: seed of the split and of the shuffling.
         augment: batch augmentation applied to the floating-point inputs of training batches.
         pin_memory: serve batches in page-locked memory (faster copies to a CUDA device).
@@ -235,6 +236,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             world_size=world,
             pin_memory=self.pin_memory,
             even_shards=train,  # evaluation and prediction see every sample of their split
+            poisson=train and self.sampler == "poisson",
         )
 
     def train_dataloader(self) -> TensorLoader:
