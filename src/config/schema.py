@@ -131,6 +131,7 @@ class Config:
     reproduce: ReproduceSchema | None = None
     sample: SampleSchema | None = None
     generate: Any = None
+    federated: Any = None  # mode=federated's options (conf/mode/federated.yaml)
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)

@@ -156,6 +156,12 @@ RULES: tuple[Rule, ...] = (
     Rule("privacy.noise_multiplier", *POSITIVE_OR_NULL),
     Rule("privacy.max_grad_norm", *POSITIVE),
     Rule("privacy.accountant", *_one_of("rdp", "prv", "gdp")),
+    Rule("federated.rounds", *POSITIVE_INT),
+    Rule("federated.local_epochs", *POSITIVE_INT),
+    Rule("federated.fraction", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    Rule("federated.partition.clients", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    Rule("federated.partition.split", *_one_of("iid", "dirichlet")),
+    Rule("federated.partition.alpha", *POSITIVE, "e.g. 0.5 (smaller: fewer classes per client)"),
     Rule(
         "cv.folds",
         lambda v: v is None or (_is_int(v) and v >= 2),
@@ -326,6 +332,17 @@ def _check_cv(cfg: DictConfig) -> None:
         )
 
 
+def _check_federated(cfg: DictConfig) -> None:
+    if cfg.get("federated") is not None and _select(cfg, "dataset.partition") is _MISSING:
+        raise ConfigError(
+            "mode",
+            "federated",
+            f"a dataset that splits its rows among clients ({cfg.dataset.get('_target_')} "
+            "takes no dataset.partition)",
+            "use an in-memory dataset (digits, breast_cancer, mnist1d, csv, ...)",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     for rule in RULES:
@@ -333,6 +350,7 @@ def validate(cfg: DictConfig) -> None:
         if value is not _MISSING and not rule.check(value):
             raise ConfigError(rule.key, value, rule.expected, rule.fix)
     _check_cv(cfg)
+    _check_federated(cfg)
     _check_checkpoint(cfg)
     check_hardware(cfg)  # before anything resolves the derived batch-size interpolations
     missing = sorted(OmegaConf.missing_keys(cfg))

@@ -53,6 +53,8 @@ class InMemoryDataModule(pl.LightningDataModule):
             cut into ``folds`` parts (stratified for classes, seeded), part ``fold`` is the
             validation split and the others the training split; None: ``val_fraction``.
         fold: the part held out for validation, 0 .. folds - 1.
+        partition: federated training (``mode=federated``): the training rows one simulated
+            client holds, from the training split's labels; None: all of them.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         predict_split: str = "test",
         folds: int | None = None,
         fold: int | None = None,
+        partition: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -86,7 +89,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.batch_size, self.val_fraction = batch_size, val_fraction
         self.test_fraction, self.normalize, self.sampler = test_fraction, normalize, sampler
         self.seed, self.pin_memory, self.predict_split = seed, pin_memory, predict_split
-        self.folds, self.fold = folds, fold or 0
+        self.folds, self.fold, self.partition = folds, fold or 0, partition
         self.augment = augment if augment is not None and augment.active else None
         self.splits: dict[str, Batch] = {}
         # per input: (offset, scale) from the train split (None: served as is, e.g. token ids)
@@ -130,6 +133,9 @@ class InMemoryDataModule(pl.LightningDataModule):
             raw = self._split_all(data)
         if not self._stats_loaded:  # from the training split only: nothing leaks
             self.stats = self._stats(raw.get("train", raw.get("all", {})))
+        if self.partition is not None and "train" in raw:  # a federated client's rows; the
+            held = self.partition(raw["train"]["target"])  # statistics are the federation's
+            raw["train"] = {k: v[held] for k, v in raw["train"].items()}
         self.splits = {k: self._tensors(v) for k, v in raw.items()}
 
     def _split_all(self, data: Arrays) -> dict[str, Inputs]:
