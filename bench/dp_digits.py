@@ -28,21 +28,21 @@ def one(overrides: list[str], out: Path) -> dict:
     return metrics | {"seconds": time.perf_counter() - start}
 
 
+def row(name: str, m: dict) -> str:
+    spent = f"{m['train/epsilon']:.2f}" if "train/epsilon" in m else "∞ (not private)"
+    sigma = f"{m['train/noise_multiplier']:.3f}" if "train/noise_multiplier" in m else "0"
+    accuracy = f"{m['test/acc']:.4f} | {m['val/acc']:.4f}"
+    return f"| {name} | {spent} | {sigma} | {accuracy} | {m['seconds']:.0f} |"
+
+
 def main(extra: list[str]) -> None:
     root = Path(tempfile.mkdtemp(prefix="dp_bench_"))
-    rows = [("none", one(extra, root / "none"))]
+    print("| target ε | ε spent | noise multiplier | test/acc | val/acc | seconds |")
+    print("|---|---|---|---|---|---|", flush=True)
+    print(row("none", one(extra, root / "none")), flush=True)
     for eps in BUDGETS:
         dp = ["privacy=dp", f"privacy.target_epsilon={eps}", *extra]
-        rows.append((f"{eps:g}", one(dp, root / f"eps_{eps:g}")))
-    print("| target ε | ε spent | noise multiplier | test/acc | val/acc | seconds |")
-    print("|---|---|---|---|---|---|")
-    for name, m in rows:
-        spent = f"{m['train/epsilon']:.2f}" if "train/epsilon" in m else "∞ (not private)"
-        sigma = f"{m['train/noise_multiplier']:.3f}" if "train/noise_multiplier" in m else "0"
-        print(
-            f"| {name} | {spent} | {sigma} | {m['test/acc']:.4f} | {m['val/acc']:.4f} "
-            f"| {m['seconds']:.0f} |"
-        )
+        print(row(f"{eps:g}", one(dp, root / f"eps_{eps:g}")), flush=True)
     print(f"runs under {root}; settings: {' '.join(SETTINGS + extra)}")
 
 
