@@ -23,7 +23,9 @@ def members(group: str) -> list[str]:
 ALL = [(g, m) for g in GROUPS for m in members(g)]
 # a member whose default partner cannot take it: the data a model reads, a model for the data
 PARTNER = {
-    "dataset": {m: ["model=mlp"] for m in members("dataset")} | {"text_corpus": ["model=gpt_tiny"]},
+    "dataset": {m: ["model=mlp"] for m in members("dataset")}
+    | {"text_corpus": ["model=gpt_tiny"]}
+    | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")},
     "model": {
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
@@ -32,7 +34,8 @@ PARTNER = {
         "cnn1d": ["dataset=mnist1d"],
         "gru": ["dataset=mnist1d"],
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
-    },
+    }
+    | {m: ["dataset=interactions_generated"] for m in ("gmf", "ncf_mlp", "neumf", "popularity")},
 }
 
 

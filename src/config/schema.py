@@ -11,6 +11,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+import src.data.interaction_resolvers  # the ${interactions.*} resolvers of conf/dataset
 import src.data.resolvers  # the ${csv.*} and ${image_folder.*} resolvers of conf/dataset
 import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
 
@@ -110,6 +111,36 @@ class ReproduceSchema:
 
 
 @dataclass
+class AttackSchema:
+    epsilons: list[float] = MISSING
+    methods: list[str] = field(default_factory=lambda: ["fgsm", "pgd"])
+    steps: int = 20
+    step_size: float | None = None
+    random_start: bool = True
+    split: str = "test"
+    samples: int | None = None
+    input: str = "x"
+    input_range: list[float] | None = None
+    output_file: str = "robustness.json"
+
+
+@dataclass
+class ExplainSchema:
+    methods: list[str] | None = None
+    samples: int = 8
+    split: str = "test"
+    input: str | None = None
+    target: str = "predicted"
+    layer: str | None = None
+    ig_steps: int = 32
+    window: int = 2
+    top_k: int = 10
+    faithfulness_samples: int = 256
+    feature_names: list[str] | None = None
+    output_dir: str = "explanations"
+
+
+@dataclass
 class Config:
     dataset: Any = MISSING
     model: Any = MISSING
@@ -131,6 +162,8 @@ class Config:
     reproduce: ReproduceSchema | None = None
     sample: SampleSchema | None = None
     generate: Any = None
+    attack: AttackSchema | None = None  # mode=attack
+    explain: ExplainSchema | None = None  # mode=explain
     federated: Any = None  # mode=federated's options (conf/mode/federated.yaml)
     name: str = MISSING
     seed: int = 42

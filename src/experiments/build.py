@@ -18,6 +18,7 @@ from src.callbacks.provenance import DataFingerprint
 from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -126,3 +127,18 @@ def trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -
     )
     distributed.relaunch_as_job(built.strategy, cfg)  # extra ranks run this job, not sys.argv
     return built
+
+
+def restored(cfg: DictConfig) -> tuple[str, pl.LightningModule, pl.LightningDataModule]:
+    """The checkpoint ``ckpt_path`` (for modes that use a trained model outside Lightning's
+    loops): its module, weights loaded and in eval mode, and its datamodule, state restored
+    and set up for testing."""
+    ckpt = resume_path(cfg)
+    built = module(cfg)
+    checkpoint = verify_checkpoint(ckpt, built)
+    if "state_dict" not in checkpoint:
+        raise UserError(f"ckpt_path={ckpt}: mode={cfg.mode.name} needs a single-file checkpoint")
+    built.load_state_dict(checkpoint["state_dict"])
+    data = datamodule(cfg, checkpoint)
+    data.setup("test")
+    return str(ckpt), built.eval(), data

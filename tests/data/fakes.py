@@ -132,6 +132,29 @@ def write_image_folder(
     return root
 
 
+def interaction_rows(users: int = 40, per_user: int = 8, items: int = 150, seed: int = 0) -> list:
+    """(user, item, rating, timestamp) rows: each user's distinct items at increasing times,
+    raw ids that are not 0..n-1 (users from 101, items from 1001)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        picked = rng.choice(items, per_user, replace=False)
+        times = np.sort(rng.integers(874_000_000, 894_000_000, per_user))
+        for item, t in zip(picked, times, strict=True):
+            rows.append([101 + u, 1001 + int(item), int(rng.integers(1, 6)), int(t)])
+    return rows
+
+
+def write_movielens(root: Path, variant: str, rows: list | None = None) -> Path:
+    """``root/u.data`` (ml-100k: tab-separated) or ``root/ratings.dat`` (ml-1m: ``::``), as
+    GroupLens distributes them: user, item, rating, timestamp, no header."""
+    name, sep = ("u.data", "\t") if variant == "ml-100k" else ("ratings.dat", "::")
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [sep.join(str(v) for v in row) for row in rows or interaction_rows()]
+    (root / name).write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return root
+
+
 # config members that read the user's files -> the kind of file tests give them
 OWN_DATA = {
     "dataset=csv": "classification",
@@ -144,6 +167,9 @@ OWN_DATA = {
     "model=gan_conditional": "fid_classifier",
     "model=gan_mlp": "fid_classifier",
     "experiment=digits_gan": "fid_classifier",
+    "dataset=interactions_file": "interactions",
+    "dataset=movielens": "movielens",
+    "experiment=movielens_neumf": "movielens",
 }
 
 
@@ -170,4 +196,10 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "interactions":
+        header = ["user", "item", "rating", "timestamp"]
+        path = write_csv(tmp_path / "interactions.csv", header, interaction_rows())
+        return [f"dataset.source.path={path}"]
+    if kind == "movielens":
+        return [f"dataset.source.path={write_movielens(tmp_path / 'ml-1m', 'ml-1m')}"]
     raise ValueError(f"unknown kind of data {kind!r}")
