@@ -101,6 +101,12 @@ class CompareSchema:
 
 
 @dataclass
+class CVSchema:
+    folds: int | None = None
+    fold: int | None = None
+
+
+@dataclass
 class ReproduceSchema:
     run: str = MISSING
 
@@ -159,6 +165,7 @@ class Config:
     generate: Any = None
     attack: AttackSchema | None = None  # mode=attack
     explain: ExplainSchema | None = None  # mode=explain
+    federated: Any = None  # mode=federated's options (conf/mode/federated.yaml)
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)
@@ -168,6 +175,9 @@ class Config:
     optimized_mode: str = "max"
     test: bool = True
     print_config: bool = True
+    cv: CVSchema = field(default_factory=CVSchema)
+    # DP-SGD (conf/privacy/dp.yaml: a src.callbacks.privacy.DPSGD node); null: not private
+    privacy: Any = None
     # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
     optuna: Any = None
 

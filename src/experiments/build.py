@@ -70,19 +70,24 @@ def datamodule(
 
 def module(cfg: DictConfig) -> pl.LightningModule:
     """The task's LightningModule from ``cfg.model`` (which names its networks, optimizers and
-    schedules itself), compiled if ``hardware.compile``."""
+    schedules itself), made private-trainable under ``privacy``, compiled if
+    ``hardware.compile``."""
     built = instantiate(cfg, "model")
+    if cfg.get("privacy") is not None:  # DP-SGD trains other layers (BatchNorm -> GroupNorm)
+        built = instantiate(cfg, "privacy").prepare(built)
     return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 
 def callbacks(cfg: DictConfig) -> list[Callback]:
-    """The ``callbacks`` group's callbacks, then the ``compression`` member's, then the one that
-    records the data's fingerprint in the run's provenance (always)."""
+    """The ``callbacks`` group's callbacks, then the ``compression`` member's and ``privacy``'s,
+    then the one that records the data's fingerprint in the run's provenance (always)."""
     built = [instantiate(cfg, f"callbacks.{k}") for k, v in cfg.callbacks.items() if v is not None]
     extra = cfg.compression.get("callbacks") or {}
     built += [
         instantiate(cfg, f"compression.callbacks.{k}") for k, v in extra.items() if v is not None
     ]
+    if cfg.get("privacy") is not None:  # DP-SGD: noise, clipping and accounting
+        built.append(instantiate(cfg, "privacy"))
     return [*built, DataFingerprint(Path(cfg.paths.output_dir))]
 
 

@@ -176,9 +176,11 @@ def varying_provenance(runs: list[Run]) -> list[str]:
 
 
 def default_metrics(runs: list[Run], sort_by: str) -> list[str]:
-    """``sort_by``, then loss and the sort metric's kind (acc, ...) of val and test."""
+    """``sort_by`` (and its spread over the folds of cross-validated runs, ``<sort_by>_std``),
+    then loss and the sort metric's kind (acc, ...) of val and test."""
     kind = sort_by.split("/", 1)[-1]
-    wanted = [sort_by, *(f"{split}/{name}" for split in ("val", "test") for name in (kind, "loss"))]
+    splits = [f"{split}/{name}" for split in ("val", "test") for name in (kind, "loss")]
+    wanted = [sort_by, f"{sort_by}_std", *splits]
     present = {k for r in runs for k in r.metrics}
     return [m for m in dict.fromkeys(wanted) if m in present]
 
