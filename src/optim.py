@@ -1,10 +1,12 @@
 """Learning-rate schedules from config: a scheduler factory plus how Lightning should step it."""
 
+import fnmatch
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import (
     CosineAnnealingLR,
@@ -80,3 +82,36 @@ def cosine_annealing(
     if T_max is None:
         raise ValueError("T_max=None: build the schedule through SchedulerSpec.build")
     return CosineAnnealingLR(optimizer, T_max=T_max, eta_min=eta_min)
+
+
+def parameter_groups(
+    named: Sequence[tuple[str, nn.Parameter]], lr_multipliers: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """Optimizer parameter groups of the trainable parameters of ``named``: one per pattern of
+    ``lr_multipliers`` (the first matching pattern wins), with its ``lr_multiplier``; the rest
+    get 1.0.
+
+    Raises:
+        ConfigError: a pattern matches no parameter (a typo would silently train at full rate).
+    """
+    groups: dict[str, list[nn.Parameter]] = {p: [] for p in lr_multipliers}
+    rest: list[nn.Parameter] = []
+    matched: set[str] = set()
+    for name, param in named:
+        pattern = next((p for p in lr_multipliers if fnmatch.fnmatch(name, p)), None)
+        if pattern is not None:
+            matched.add(pattern)
+        if param.requires_grad:
+            (groups[pattern] if pattern is not None else rest).append(param)
+    unused = [p for p in lr_multipliers if p not in matched]
+    if unused:
+        raise ConfigError(
+            "model.transfer.lr_multipliers",
+            unused,
+            "glob patterns over parameter names",
+            f"names look like {[n for n, _ in named][:4]}",
+        )
+    out = [
+        {"params": ps, "lr_multiplier": float(lr_multipliers[p])} for p, ps in groups.items() if ps
+    ]
+    return out + ([{"params": rest, "lr_multiplier": 1.0}] if rest else [])

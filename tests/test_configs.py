@@ -23,7 +23,10 @@ def members(group: str) -> list[str]:
 ALL = [(g, m) for g in GROUPS for m in members(g)]
 # a member whose default partner cannot take it: the data a model reads, a model for the data
 PARTNER = {
-    "dataset": {m: ["model=mlp"] for m in members("dataset")} | {"text_corpus": ["model=gpt_tiny"]},
+    "dataset": {m: ["model=mlp"] for m in members("dataset")}
+    | {"text_corpus": ["model=gpt_tiny"]}
+    | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")}
+    | {"digit_captions": ["model=multimodal"], "multimodal_file": ["model=multimodal"]},
     "model": {
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
@@ -34,7 +37,9 @@ PARTNER = {
         "mlp_regressor": ["dataset=csv", "dataset.task=regression"],
         "mel_cnn": ["dataset=spoken_digits"],
         "mel_gru": ["dataset=spoken_digits"],
-    },
+        "multimodal": ["dataset=digit_captions"],
+    }
+    | {m: ["dataset=interactions_generated"] for m in ("gmf", "ncf_mlp", "neumf", "popularity")},
 }
 
 

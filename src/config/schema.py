@@ -11,6 +11,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+import src.data.interaction_resolvers  # the ${interactions.*} resolvers of conf/dataset
 import src.data.resolvers  # the ${csv.*} and ${image_folder.*} resolvers of conf/dataset
 import src.hardware.resolvers  # noqa: F401  the ${hw.*} resolvers of conf/hardware
 
@@ -96,11 +97,48 @@ class CompareSchema:
     metrics: list[str] = field(default_factory=list)
     curves: list[str] = field(default_factory=lambda: ["val/loss", "${optimized_metric}"])
     skip_unfinished: bool = False
+    average_over: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CVSchema:
+    folds: int | None = None
+    fold: int | None = None
 
 
 @dataclass
 class ReproduceSchema:
     run: str = MISSING
+
+
+@dataclass
+class AttackSchema:
+    epsilons: list[float] = MISSING
+    methods: list[str] = field(default_factory=lambda: ["fgsm", "pgd"])
+    steps: int = 20
+    step_size: float | None = None
+    random_start: bool = True
+    split: str = "test"
+    samples: int | None = None
+    input: str = "x"
+    input_range: list[float] | None = None
+    output_file: str = "robustness.json"
+
+
+@dataclass
+class ExplainSchema:
+    methods: list[str] | None = None
+    samples: int = 8
+    split: str = "test"
+    input: str | None = None
+    target: str = "predicted"
+    layer: str | None = None
+    ig_steps: int = 32
+    window: int = 2
+    top_k: int = 10
+    faithfulness_samples: int = 256
+    feature_names: list[str] | None = None
+    output_dir: str = "explanations"
 
 
 @dataclass
@@ -125,6 +163,9 @@ class Config:
     reproduce: ReproduceSchema | None = None
     sample: SampleSchema | None = None
     generate: Any = None
+    attack: AttackSchema | None = None  # mode=attack
+    explain: ExplainSchema | None = None  # mode=explain
+    federated: Any = None  # mode=federated's options (conf/mode/federated.yaml)
     name: str = MISSING
     seed: int = 42
     tags: list[str] = field(default_factory=list)
@@ -134,6 +175,9 @@ class Config:
     optimized_mode: str = "max"
     test: bool = True
     print_config: bool = True
+    cv: CVSchema = field(default_factory=CVSchema)
+    # DP-SGD (conf/privacy/dp.yaml: a src.callbacks.privacy.DPSGD node); null: not private
+    privacy: Any = None
     # set by the Optuna sweeper for its jobs (study, storage, trial, monitor, prune); null otherwise
     optuna: Any = None
 

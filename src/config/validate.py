@@ -46,6 +46,7 @@ class Rule:
 POSITIVE = (lambda v: _is_number(v) and v > 0), "a number > 0"
 NON_NEGATIVE = (lambda v: _is_number(v) and v >= 0), "a number >= 0"
 FRACTION = (lambda v: _is_number(v) and 0 <= v < 1), "a number in [0, 1)"
+POSITIVE_OR_NULL = (lambda v: v is None or (_is_number(v) and v > 0)), "a number > 0 (or null)"
 POSITIVE_INT = (lambda v: _is_int(v) and v >= 1), "an integer >= 1"
 BATCH_LIMIT = (
     (lambda v: (_is_int(v) and v >= 0) or (_is_number(v) and 0 <= v <= 1)),
@@ -73,7 +74,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule("dataset.task", *_one_of("multiclass", "binary", "regression")),
     Rule("dataset.normalize", *_one_of("standard", "minmax", "none")),
-    Rule("dataset.sampler", *_one_of("uniform", "weighted")),
+    Rule("dataset.sampler", *_one_of("uniform", "weighted", "poisson")),
     Rule("dataset.missing", *_one_of("mean", "zero", "drop", "error")),
     Rule("dataset.channels", *_one_of(1, 3), "1 for grayscale, 3 for RGB"),
     Rule("dataset.in_memory", *_one_of("auto", True, False)),
@@ -110,7 +111,8 @@ RULES: tuple[Rule, ...] = (
     Rule("trainer.limit_val_batches", *BATCH_LIMIT),
     Rule("trainer.limit_test_batches", *BATCH_LIMIT),
     Rule("predict.split", *_one_of("train", "val", "test", "all")),
-    Rule("dataset.tokenizer", *_one_of("char", "bpe")),
+    # char | bpe: the language model's (dataset=text_corpus); word | pretrained: text classification
+    Rule("dataset.tokenizer", *_one_of("char", "bpe", "word", "pretrained")),
     Rule("dataset.block_size", *POSITIVE_INT, "e.g. dataset.block_size=64"),
     Rule("dataset.batches_per_epoch", *POSITIVE_INT),
     Rule("model.lora.rank", *POSITIVE_INT, "e.g. model.lora.rank=8"),
@@ -150,6 +152,23 @@ RULES: tuple[Rule, ...] = (
         "null or a logged metric such as val/acc or val/loss",
     ),
     Rule("optimized_mode", *_one_of("max", "min"), "max when higher is better, else min"),
+    Rule("privacy.target_epsilon", *POSITIVE_OR_NULL),
+    Rule("privacy.target_delta", lambda v: _is_number(v) and 0 < v < 1, "a number in (0, 1)"),
+    Rule("privacy.noise_multiplier", *POSITIVE_OR_NULL),
+    Rule("privacy.max_grad_norm", *POSITIVE),
+    Rule("privacy.accountant", *_one_of("rdp", "prv", "gdp")),
+    Rule("federated.rounds", *POSITIVE_INT),
+    Rule("federated.local_epochs", *POSITIVE_INT),
+    Rule("federated.fraction", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
+    Rule("federated.partition.clients", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    Rule("federated.partition.split", *_one_of("iid", "dirichlet")),
+    Rule("federated.partition.alpha", *POSITIVE, "e.g. 0.5 (smaller: fewer classes per client)"),
+    Rule(
+        "cv.folds",
+        lambda v: v is None or (_is_int(v) and v >= 2),
+        "null (one train/val split) or an integer >= 2",
+        "e.g. cv.folds=5, or cv.folds=null to train once",
+    ),
 )
 
 
@@ -294,12 +313,45 @@ def _check_reproduce(cfg: DictConfig) -> None:
     )
 
 
+def _check_cv(cfg: DictConfig) -> None:
+    """Cross-validation trains from scratch, and needs a dataset that splits folds."""
+    folds = _select(cfg, "cv.folds")
+    if folds in (None, _MISSING):
+        return
+    if cfg.mode.name != "train":
+        raise ConfigError("cv.folds", folds, "null outside mode=train", "drop cv.folds")
+    if cfg.get("ckpt_path") is not None or cfg.get("resume") is not None:
+        key = "ckpt_path" if cfg.get("ckpt_path") is not None else "resume"
+        raise ConfigError(key, cfg.get(key), "null with cv.folds (each fold trains anew)")
+    if _select(cfg, "dataset.fold") is _MISSING:
+        raise ConfigError(
+            "cv.folds",
+            folds,
+            f"a dataset that splits folds ({cfg.dataset.get('_target_')} takes no "
+            "dataset.folds/dataset.fold)",
+            "use an in-memory dataset (digits, breast_cancer, mnist1d, csv, ...)",
+        )
+
+
+def _check_federated(cfg: DictConfig) -> None:
+    if cfg.get("federated") is not None and _select(cfg, "dataset.partition") is _MISSING:
+        raise ConfigError(
+            "mode",
+            "federated",
+            f"a dataset that splits its rows among clients ({cfg.dataset.get('_target_')} "
+            "takes no dataset.partition)",
+            "use an in-memory dataset (digits, breast_cancer, mnist1d, csv, ...)",
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Check ranges and references of a composed config; raise ConfigError on the first fault."""
     for rule in RULES:
         value = _select(cfg, rule.key)
         if value is not _MISSING and not rule.check(value):
             raise ConfigError(rule.key, value, rule.expected, rule.fix)
+    _check_cv(cfg)
+    _check_federated(cfg)
     _check_checkpoint(cfg)
     check_hardware(cfg)  # before anything resolves the derived batch-size interpolations
     missing = sorted(OmegaConf.missing_keys(cfg))

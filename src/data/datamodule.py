@@ -6,7 +6,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from src.data import fingerprint
 from src.data.augment import BatchAugment
@@ -42,12 +42,19 @@ class InMemoryDataModule(pl.LightningDataModule):
         val_fraction: share of the training data held out for validation.
         test_fraction: share held out for testing when the source has no test split.
         normalize: ``standard`` (per-channel mean/std of the train split), ``minmax``, ``none``.
-        sampler: ``uniform`` or ``weighted`` (draw every class equally often).
+        sampler: ``uniform``, ``weighted`` (draw every class equally often) or ``poisson``
+            (each sample joins each step independently: DP-SGD's sampling, one process).
         seed: seed of the split and of the shuffling.
         augment: batch augmentation applied to the floating-point inputs of training batches.
         pin_memory: serve batches in page-locked memory (faster copies to a CUDA device).
         predict_split: the split ``predict_dataloader`` serves; ``all``: every row the source
             returns, unsplit (new data to predict with a trained model's preprocessing).
+        folds: k-fold cross-validation (``cv.folds``): the rows left after the test split are
+            cut into ``folds`` parts (stratified for classes, seeded), part ``fold`` is the
+            validation split and the others the training split; None: ``val_fraction``.
+        fold: the part held out for validation, 0 .. folds - 1.
+        partition: federated training (``mode=federated``): the training rows one simulated
+            client holds, from the training split's labels; None: all of them.
     """
 
     def __init__(
@@ -66,6 +73,9 @@ class InMemoryDataModule(pl.LightningDataModule):
         augment: BatchAugment | None = None,
         pin_memory: bool = False,
         predict_split: str = "test",
+        folds: int | None = None,
+        fold: int | None = None,
+        partition: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         if task not in TASKS:
@@ -79,6 +89,7 @@ class InMemoryDataModule(pl.LightningDataModule):
         self.batch_size, self.val_fraction = batch_size, val_fraction
         self.test_fraction, self.normalize, self.sampler = test_fraction, normalize, sampler
         self.seed, self.pin_memory, self.predict_split = seed, pin_memory, predict_split
+        self.folds, self.fold, self.partition = folds, fold or 0, partition
         self.augment = augment if augment is not None and augment.active else None
         self.splits: dict[str, Batch] = {}
         # per input: (offset, scale) from the train split (None: served as is, e.g. token ids)
@@ -122,6 +133,9 @@ class InMemoryDataModule(pl.LightningDataModule):
             raw = self._split_all(data)
         if not self._stats_loaded:  # from the training split only: nothing leaks
             self.stats = self._stats(raw.get("train", raw.get("all", {})))
+        if self.partition is not None and "train" in raw:  # a federated client's rows; the
+            held = self.partition(raw["train"]["target"])  # statistics are the federation's
+            raw["train"] = {k: v[held] for k, v in raw["train"].items()}
         self.splits = {k: self._tensors(v) for k, v in raw.items()}
 
     def _split_all(self, data: Arrays) -> dict[str, Inputs]:
@@ -130,8 +144,23 @@ class InMemoryDataModule(pl.LightningDataModule):
             rows, test = self._split(rows, self.test_fraction)
         else:
             test = data.test_inputs | {"target": data.y_test}
-        train, val = self._split(rows, self.val_fraction)
+        if self.folds:
+            train, val = self._fold(rows, self.folds)
+        else:
+            train, val = self._split(rows, self.val_fraction)
         return {"train": train, "val": val, "test": test}
+
+    def _fold(self, rows: Inputs, folds: int) -> tuple[Inputs, Inputs]:
+        """Part ``fold`` of ``folds`` (the validation split) and the rest (the training split)."""
+        if not 0 <= self.fold < folds:
+            raise ConfigError("cv.fold", self.fold, f"an integer in [0, {folds})")
+        y = rows["target"]
+        if self.task == "regression":
+            splitter: KFold = KFold(folds, shuffle=True, random_state=self.seed)
+        else:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        keep, held = list(splitter.split(np.zeros(len(y)), y))[self.fold]
+        return {k: v[keep] for k, v in rows.items()}, {k: v[held] for k, v in rows.items()}
 
     def _split(self, rows: Inputs, fraction: float) -> tuple[Inputs, Inputs]:
         n = len(rows["target"])
@@ -213,6 +242,7 @@ class InMemoryDataModule(pl.LightningDataModule):
             world_size=world,
             pin_memory=self.pin_memory,
             even_shards=train,  # evaluation and prediction see every sample of their split
+            poisson=train and self.sampler == "poisson",
         )
 
     def train_dataloader(self) -> TensorLoader:

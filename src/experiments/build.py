@@ -18,6 +18,7 @@ from src.callbacks.provenance import DataFingerprint
 from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
+from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -69,19 +70,24 @@ def datamodule(
 
 def module(cfg: DictConfig) -> pl.LightningModule:
     """The task's LightningModule from ``cfg.model`` (which names its networks, optimizers and
-    schedules itself), compiled if ``hardware.compile``."""
+    schedules itself), made private-trainable under ``privacy``, compiled if
+    ``hardware.compile``."""
     built = instantiate(cfg, "model")
+    if cfg.get("privacy") is not None:  # DP-SGD trains other layers (BatchNorm -> GroupNorm)
+        built = instantiate(cfg, "privacy").prepare(built)
     return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 
 def callbacks(cfg: DictConfig) -> list[Callback]:
-    """The ``callbacks`` group's callbacks, then the ``compression`` member's, then the one that
-    records the data's fingerprint in the run's provenance (always)."""
+    """The ``callbacks`` group's callbacks, then the ``compression`` member's and ``privacy``'s,
+    then the one that records the data's fingerprint in the run's provenance (always)."""
     built = [instantiate(cfg, f"callbacks.{k}") for k, v in cfg.callbacks.items() if v is not None]
     extra = cfg.compression.get("callbacks") or {}
     built += [
         instantiate(cfg, f"compression.callbacks.{k}") for k, v in extra.items() if v is not None
     ]
+    if cfg.get("privacy") is not None:  # DP-SGD: noise, clipping and accounting
+        built.append(instantiate(cfg, "privacy"))
     return [*built, DataFingerprint(Path(cfg.paths.output_dir))]
 
 
@@ -121,3 +127,18 @@ def trainer(cfg: DictConfig, callbacks: list[Callback], loggers: list[Logger]) -
     )
     distributed.relaunch_as_job(built.strategy, cfg)  # extra ranks run this job, not sys.argv
     return built
+
+
+def restored(cfg: DictConfig) -> tuple[str, pl.LightningModule, pl.LightningDataModule]:
+    """The checkpoint ``ckpt_path`` (for modes that use a trained model outside Lightning's
+    loops): its module, weights loaded and in eval mode, and its datamodule, state restored
+    and set up for testing."""
+    ckpt = resume_path(cfg)
+    built = module(cfg)
+    checkpoint = verify_checkpoint(ckpt, built)
+    if "state_dict" not in checkpoint:
+        raise UserError(f"ckpt_path={ckpt}: mode={cfg.mode.name} needs a single-file checkpoint")
+    built.load_state_dict(checkpoint["state_dict"])
+    data = datamodule(cfg, checkpoint)
+    data.setup("test")
+    return str(ckpt), built.eval(), data

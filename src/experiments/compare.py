@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from src.errors import ConfigError, UserError
+from src.utils.run_average import average_over
 from src.utils.runs import Run, load_run
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,14 @@ def compare(cfg: DictConfig) -> dict[str, Any]:
     c, out = cfg.compare, Path(cfg.paths.output_dir)
     runs = [load_run(p) for p in find_runs(str(c.runs), bool(c.skip_unfinished))]
     _label(runs)
+    runs = average_over(runs, list(c.get("average_over") or []))
     sort_by = _check_sort_metric(runs, c.sort_by)
     descending = _descending(sort_by, str(c.mode), cfg)
     runs = sort_runs(runs, sort_by, descending)
     params = list(c.params) or varying_params(runs)
     metrics = list(c.metrics) or default_metrics(runs, sort_by)
+    if c.get("average_over"):  # each mean beside its standard deviation
+        metrics = [*(x for m in metrics for x in (m, f"{m} std")), "runs"]
     missing = [m for m in metrics if not any(m in r.metrics for r in runs)]
     if missing:
         raise ConfigError("compare.metrics", missing, "metrics present in the runs' metrics.json")
@@ -172,9 +176,11 @@ def varying_provenance(runs: list[Run]) -> list[str]:
 
 
 def default_metrics(runs: list[Run], sort_by: str) -> list[str]:
-    """``sort_by``, then loss and the sort metric's kind (acc, ...) of val and test."""
+    """``sort_by`` (and its spread over the folds of cross-validated runs, ``<sort_by>_std``),
+    then loss and the sort metric's kind (acc, ...) of val and test."""
     kind = sort_by.split("/", 1)[-1]
-    wanted = [sort_by, *(f"{split}/{name}" for split in ("val", "test") for name in (kind, "loss"))]
+    splits = [f"{split}/{name}" for split in ("val", "test") for name in (kind, "loss")]
+    wanted = [sort_by, f"{sort_by}_std", *splits]
     present = {k for r in runs for k in r.metrics}
     return [m for m in dict.fromkeys(wanted) if m in present]
 

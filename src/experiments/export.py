@@ -9,12 +9,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from src.errors import ConfigError, UserError
+from src.errors import ConfigError
 from src.experiments import build
 from src.export import card, formats
 from src.export.model import InferenceModel, forward_inputs, raw_samples
 from src.utils import report
-from src.utils.checkpoints import resume_path, verify_checkpoint
 
 
 def export(cfg: DictConfig) -> dict[str, Any]:
@@ -25,7 +24,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     if unknown:
         raise ConfigError("export.formats", unknown[0], f"one of {', '.join(formats.FORMATS)}")
     pl.seed_everything(cfg.seed, workers=True)
-    ckpt, module, datamodule = _restore(cfg)
+    ckpt, module, datamodule = build.restored(cfg)
     stats = getattr(datamodule, "stats", {})
     samples = raw_samples(datamodule.test_dataloader(), stats, cfg.export.samples)
     samples = {k: samples[k] for k in forward_inputs(module, samples)}
@@ -52,19 +51,6 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     _print(folder, files, checks)
     flat = {f"export/{fmt}_{k}": v for fmt, c in checks.items() for k, v in c.items()}
     return flat | {"export_dir": str(folder), "run_dir": str(out)}
-
-
-def _restore(cfg: DictConfig) -> tuple[str, pl.LightningModule, pl.LightningDataModule]:
-    """The checkpoint's module (its weights loaded) and datamodule (its state, set up)."""
-    ckpt = resume_path(cfg)
-    module = build.module(cfg)
-    checkpoint = verify_checkpoint(ckpt, module)
-    if "state_dict" not in checkpoint:
-        raise UserError(f"ckpt_path={ckpt}: export needs a single-file checkpoint, not FSDP shards")
-    module.load_state_dict(checkpoint["state_dict"])
-    datamodule = build.datamodule(cfg, checkpoint)
-    datamodule.setup("test")
-    return str(ckpt), module, datamodule
 
 
 def _print(folder: Path, files: dict[str, str], checks: dict[str, dict[str, float]]) -> None:

@@ -1,4 +1,4 @@
-"""Train a model as configured, then test its best checkpoint."""
+"""Train a model as configured, then test its best checkpoint (once per fold with cv.folds)."""
 
 import logging
 from pathlib import Path
@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from src.callbacks.history import MetricHistory
 from src.experiments import build
+from src.experiments.cv import cross_validate
 from src.sweep.trial import stop_if_pruned, trial_callbacks
 from src.utils import provenance, report
 from src.utils.checkpoints import resume_path, verify_checkpoint
@@ -18,6 +19,13 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
+    """:func:`fit_and_test`, or with ``cv.folds`` set its cross-validation (one per fold)."""
+    if cfg.cv.folds:
+        return cross_validate(cfg, fit_and_test)
+    return fit_and_test(cfg)
+
+
+def fit_and_test(cfg: DictConfig) -> dict[str, Any]:
     """Fit, re-validate and test the best checkpoint, compress if asked, write the report.
 
     Returns:

@@ -19,6 +19,7 @@ from src.modules.supervised import (
     optimizer_and_schedule,
 )
 from src.networks.init import initialize
+from src.networks.transfer import Transfer
 from src.optim import SchedulerSpec
 
 
@@ -43,6 +44,8 @@ class ClassificationModule(pl.LightningModule):
         l2: weight of the L2 penalty on weights.
         init: weight initialisation scheme (see :func:`src.networks.init.initialize`).
         callbacks: the task's own callbacks (plots of the test split), added to the trainer's.
+        transfer: weights ``net`` starts from, adapters and per-group learning rates
+            (:class:`src.networks.transfer.Transfer`); None: a fresh network.
     """
 
     def __init__(
@@ -60,10 +63,14 @@ class ClassificationModule(pl.LightningModule):
         l2: float = 0.0,
         init: str = "default",
         callbacks: Mapping[str, Callback] | None = None,
+        transfer: Transfer | None = None,
     ) -> None:
         super().__init__()
+        self.lr_multipliers = transfer.lr_multipliers if transfer else None
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
         initialize(self.net, init)
+        if transfer is not None:
+            transfer.apply(self.net)
         self.metrics = SplitMetrics(metrics, train_metrics, shown="acc")
         self.task_callbacks = list((callbacks or {}).values())
         self.task, self.num_classes = task, num_classes
@@ -158,4 +165,6 @@ class ClassificationModule(pl.LightningModule):
         return attached_for_test(self, self.task_callbacks)
 
     def configure_optimizers(self) -> Any:
-        return optimizer_and_schedule(self, self.optimizer_factory, self.scheduler)
+        return optimizer_and_schedule(
+            self, self.optimizer_factory, self.scheduler, self.lr_multipliers
+        )

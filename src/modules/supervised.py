@@ -15,7 +15,7 @@ from torchmetrics import Metric, MetricCollection
 
 from src.errors import ConfigError
 from src.metrics import Mean
-from src.optim import SchedulerSpec
+from src.optim import SchedulerSpec, parameter_groups
 from src.utils.steps import is_logging_step
 
 Batch = dict[str, torch.Tensor]
@@ -105,9 +105,20 @@ def optimizer_and_schedule(
     module: pl.LightningModule,
     optimizer: Callable[..., Optimizer],
     scheduler: SchedulerSpec | None,
+    lr_multipliers: Mapping[str, float] | None = None,
 ) -> Any:
-    """``configure_optimizers``' answer for one optimizer over all of ``module``'s parameters."""
-    built = optimizer(module.parameters())
+    """``configure_optimizers``' answer for one optimizer over ``module``'s trainable parameters
+    (frozen ones join later, e.g. through :class:`src.callbacks.finetuning.FreezeUnfreeze`).
+
+    ``lr_multipliers``: glob pattern over parameter names -> factor on the learning rate
+    (discriminative learning rates, :func:`src.optim.parameter_groups`).
+    """
+    if lr_multipliers:
+        built = optimizer(parameter_groups(list(module.named_parameters()), lr_multipliers))
+        for group in built.param_groups:
+            group["lr"] *= group["lr_multiplier"]
+    else:
+        built = optimizer([p for p in module.parameters() if p.requires_grad])
     schedule = scheduler.build(built, module.trainer) if scheduler else None
     if schedule is None:
         return built

@@ -41,14 +41,46 @@ class LoRALinear(nn.Module):
         return self.base
 
 
+class LoRAConv2d(nn.Module):
+    """A frozen ``nn.Conv2d`` plus a trainable low-rank update: ``A`` a convolution with the
+    base's kernel to ``rank`` channels, ``B`` a 1x1 convolution back (zero at first)."""
+
+    def __init__(self, base: nn.Conv2d, rank: int, alpha: float, dropout: float = 0.0) -> None:
+        super().__init__()
+        if base.groups != 1:
+            raise ConfigError("model.lora.target_modules", base, "convolutions with groups=1")
+        self.base, self.scale = base, alpha / rank
+        base.requires_grad_(False)
+        kernel, stride = base.kernel_size, base.stride
+        self.lora_a = nn.Conv2d(base.in_channels, rank, kernel, stride, bias=False)  # type: ignore[arg-type]
+        self.lora_a.padding, self.lora_a.dilation = base.padding, base.dilation
+        self.lora_b = nn.Conv2d(rank, base.out_channels, 1, bias=False)
+        nn.init.zeros_(self.lora_b.weight)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scale * self.lora_b(self.lora_a(self.dropout(x)))
+
+    def merged(self) -> nn.Conv2d:
+        """The base convolution with ``scale * B A`` added to its kernel."""
+        update = torch.einsum("or,rikl->oikl", self.lora_b.weight[:, :, 0, 0], self.lora_a.weight)
+        with torch.no_grad():
+            self.base.weight += self.scale * update
+        return self.base
+
+
+ADAPTERS: dict[type[nn.Module], type[nn.Module]] = {nn.Linear: LoRALinear, nn.Conv2d: LoRAConv2d}
+
+
 class LoRA:
-    """Which linear layers get adapters, and their size (``model.lora``).
+    """Which linear (or 2-D convolution) layers get adapters, and their size (``model.lora``).
 
     Args:
         rank: rank of each update.
         alpha: the update is scaled by alpha / rank.
         target_modules: glob patterns over the network's module names (``blocks.*.attn.qkv``)
-            or their end (``qkv``, ``attn.proj``); every matching ``nn.Linear`` is adapted.
+            or their end (``qkv``, ``attn.proj``); every matching ``nn.Linear`` or
+            ``nn.Conv2d`` is adapted.
         dropout: dropout on the adapters' input.
     """
 
@@ -63,13 +95,13 @@ class LoRA:
 
     def apply(self, net: nn.Module) -> nn.Module:
         """Freeze ``net`` and put adapters beside the matching linear layers (in place)."""
-        names = [n for n, m in net.named_modules() if isinstance(m, nn.Linear)]
+        names = [n for n, m in net.named_modules() if type(m) in ADAPTERS]
         chosen = [n for n in names if self._matches(n)]
         if not chosen:
             raise ConfigError(
                 "model.lora.target_modules",
                 self.target_modules,
-                "patterns matching linear layers of the network",
+                "patterns matching linear or conv2d layers of the network",
                 f"pick among {sorted({n.rsplit('.', 1)[-1] for n in names})} or full names "
                 f"such as {names[0] if names else 'blocks.0.attn.qkv'}",
             )
@@ -78,7 +110,8 @@ class LoRA:
             parent, _, child = name.rpartition(".")
             owner = net.get_submodule(parent) if parent else net
             layer = getattr(owner, child)
-            setattr(owner, child, LoRALinear(layer, self.rank, self.alpha, self.dropout))
+            adapter = ADAPTERS[type(layer)](layer, self.rank, self.alpha, self.dropout)
+            setattr(owner, child, adapter)
         trainable = sum(p.numel() for p in net.parameters() if p.requires_grad)
         total = sum(p.numel() for p in net.parameters())
         log.info(
@@ -95,7 +128,7 @@ class LoRA:
 def merge(net: nn.Module) -> nn.Module:
     """Replace every :class:`LoRALinear` of ``net`` by its merged ``nn.Linear`` (in place)."""
     for name, module in list(net.named_modules()):
-        if isinstance(module, LoRALinear):
+        if isinstance(module, LoRALinear | LoRAConv2d):
             parent, _, child = name.rpartition(".")
             setattr(net.get_submodule(parent) if parent else net, child, module.merged())
     return net

@@ -82,7 +82,11 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``mask``: (B, T) bool, False at padded positions, which no query attends to
+        (encoders over padded batches; not with ``cache``)."""
         b, t, c = x.shape  # (B, T, C)
         q, k, v = self.qkv(x).view(b, t, 3, self.n_head, c // self.n_head).permute(2, 0, 3, 1, 4)
         past = cache.length if cache is not None else 0
@@ -94,9 +98,9 @@ class SelfAttention(nn.Module):
             q,
             k,
             v,
-            attn_mask=self._mask(t, past, x.device),
+            attn_mask=self._mask(t, past, x.device) if mask is None else mask[:, None, None, :],
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=self.causal and past == 0 and t > 1,
+            is_causal=self.causal and past == 0 and t > 1 and mask is None,
         )
         y = y.transpose(1, 2).reshape(b, t, c)  # heads side by side again: (B, T, C)
         return self.resid_dropout(self.proj(y))
@@ -142,8 +146,10 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(n_embd, bias=bias)
         self.mlp = MLP(n_embd, dropout, bias)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
-        x = x + self.attn(self.ln_1(x), cache)
+    def forward(
+        self, x: torch.Tensor, cache: KVCache | None = None, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = x + self.attn(self.ln_1(x), cache, mask)
         return x + self.mlp(self.ln_2(x))
 
 

@@ -132,6 +132,29 @@ def write_image_folder(
     return root
 
 
+def interaction_rows(users: int = 40, per_user: int = 8, items: int = 150, seed: int = 0) -> list:
+    """(user, item, rating, timestamp) rows: each user's distinct items at increasing times,
+    raw ids that are not 0..n-1 (users from 101, items from 1001)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(users):
+        picked = rng.choice(items, per_user, replace=False)
+        times = np.sort(rng.integers(874_000_000, 894_000_000, per_user))
+        for item, t in zip(picked, times, strict=True):
+            rows.append([101 + u, 1001 + int(item), int(rng.integers(1, 6)), int(t)])
+    return rows
+
+
+def write_movielens(root: Path, variant: str, rows: list | None = None) -> Path:
+    """``root/u.data`` (ml-100k: tab-separated) or ``root/ratings.dat`` (ml-1m: ``::``), as
+    GroupLens distributes them: user, item, rating, timestamp, no header."""
+    name, sep = ("u.data", "\t") if variant == "ml-100k" else ("ratings.dat", "::")
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [sep.join(str(v) for v in row) for row in rows or interaction_rows()]
+    (root / name).write_text("\n".join(lines) + "\n", encoding="latin-1")
+    return root
+
+
 def write_wav_folder(
     root: Path, per_class: dict[str, int], rate: int = 8000, seconds: float = 0.5, seed: int = 0
 ) -> Path:
@@ -172,6 +195,13 @@ OWN_DATA = {
     "model=gan_conditional": "fid_classifier",
     "model=gan_mlp": "fid_classifier",
     "experiment=digits_gan": "fid_classifier",
+    "dataset=interactions_file": "interactions",
+    "dataset=movielens": "movielens",
+    "experiment=movielens_neumf": "movielens",
+    "dataset=text_file": "texts",
+    # fine-tuning starts from a checkpoint the user trained (any digits LeNet)
+    "experiment=digits_finetune_5to9": "pretrained_digits",
+    "dataset=multimodal_file": "paired_rows",
     "dataset=wav_folder": "wav",
     "experiment=wav_folder_cnn": "wav",
 }
@@ -184,6 +214,15 @@ def own_data_for(*overrides: str, tmp_path: Path) -> list[str]:
     return own_data(kinds[-1], tmp_path) if kinds else []
 
 
+def _class_folders(kind: str, tmp_path: Path) -> list[str]:
+    """A folder of images (``images``) or of WAV files (``wav``), one sub-folder per class."""
+    if kind == "images":
+        write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
+        return [f"dataset.path={tmp_path / 'images'}"]
+    write_wav_folder(tmp_path / "wav", {"low": 20, "mid": 20, "high": 20})
+    return [f"dataset.source.path={tmp_path / 'wav'}", "dataset.source.sample_rate=8000"]
+
+
 def own_data(kind: str, tmp_path: Path) -> list[str]:
     """Overrides pointing ``dataset=csv`` (kind ``classification`` or ``regression``) or
     ``dataset=image_folder`` (kind ``images``) at small generated files under ``tmp_path``."""
@@ -193,14 +232,54 @@ def own_data(kind: str, tmp_path: Path) -> list[str]:
     if kind == "regression":
         path = write_csv(tmp_path / "table.csv", *regression_rows())
         return [f"dataset.path={path}", "dataset.target=price"]
-    if kind == "images":
-        write_image_folder(tmp_path / "images", {"a": 20, "b": 20, "c": 20}, mode="RGB")
-        return [f"dataset.path={tmp_path / 'images'}"]
-    if kind == "wav":
-        write_wav_folder(tmp_path / "wav", {"low": 20, "mid": 20, "high": 20})
-        return [f"dataset.source.path={tmp_path / 'wav'}", "dataset.source.sample_rate=8000"]
+    if kind in ("images", "wav"):
+        return _class_folders(kind, tmp_path)
     if kind == "fid_classifier":
         from tests.modules.gan_helpers import digits_classifier
 
         return [f"model.fid_classifier={digits_classifier()}"]
+    if kind == "interactions":
+        header = ["user", "item", "rating", "timestamp"]
+        path = write_csv(tmp_path / "interactions.csv", header, interaction_rows())
+        return [f"dataset.source.path={path}"]
+    if kind == "movielens":
+        return [f"dataset.source.path={write_movielens(tmp_path / 'ml-1m', 'ml-1m')}"]
+    if kind == "texts":
+        return [f"dataset.texts.path={write_texts(tmp_path / 'texts.csv')}"]
+    if kind == "paired_rows":
+        path = write_paired_rows(tmp_path / "pairs")
+        return [f"dataset.source.rows.path={path}", "dataset.num_classes=2"]
+    if kind == "pretrained_digits":
+        from tests.modules.gan_helpers import digits_classifier
+
+        return [f"model.transfer.init_from.path={digits_classifier()}"]
     raise ValueError(f"unknown kind of data {kind!r}")
+
+
+def write_texts(path: Path, n: int = 200, seed: int = 0) -> Path:
+    """A CSV of generated review sentences: columns ``text`` and ``label`` (negative/positive)."""
+    from src.data.sentiment_grammar import CLASSES, generate
+
+    return write_csv(
+        path, ["text", "label"], [[s.text, CLASSES[s.label]] for s in generate(n, seed)]
+    )
+
+
+def write_paired_rows(folder: Path, n: int = 40, missing_image: int = 3) -> Path:
+    """``folder/pairs.csv`` (columns image, text, label) and 8x8 PNGs under ``folder/img``:
+    label ``bright`` images are light, ``dark`` ones dark; every ``missing_image``-th row has
+    no image, and its text names the label."""
+    from PIL import Image
+
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    rows: list[list[object]] = []
+    for i in range(n):
+        label = ("dark", "bright")[i % 2]
+        path = None
+        if i % missing_image:
+            path = f"img/{i}.png"
+            pixels = np.full((8, 8), 200 if label == "bright" else 30, np.uint8)
+            Image.fromarray(pixels, mode="L").save(folder / path)
+        text = f"a {label} picture" if path is None else "a picture"
+        rows.append([path, text, label])
+    return write_csv(folder / "pairs.csv", ["image", "text", "label"], rows)

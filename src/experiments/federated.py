@@ -1,0 +1,137 @@
+"""Federated averaging (FedAvg, McMahan et al. 2017) of any single-optimizer task over simulated
+clients: ``python run.py mode=federated``.
+
+Each round, the chosen clients start from the global weights, train ``local_epochs`` on their
+own rows (the dataset's ``partition``: IID or Dirichlet non-IID labels) and the server averages
+their weights in proportion to their row counts. Clients run one after another in this
+process, each with a plain Lightning ``Trainer``, so any module, network and datamodule that
+trains with ``mode=train`` trains here. With ``privacy=dp`` every client trains with DP-SGD and
+keeps its own accountant across rounds; ``train/epsilon`` is the largest ε any client spent.
+"""
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from omegaconf import DictConfig, open_dict
+
+from src.errors import ConfigError
+from src.experiments import build
+from src.experiments.train import scalars
+from src.utils import provenance, report
+
+log = logging.getLogger(__name__)
+State = dict[str, torch.Tensor]
+
+
+def federated(cfg: DictConfig) -> dict[str, Any]:
+    """FedAvg rounds, the global model validated after each; then validated and tested."""
+    out, fed = Path(cfg.paths.output_dir), cfg.federated
+    pl.seed_everything(cfg.seed, workers=True)
+    module = build.module(cfg)
+    server = build.datamodule(cfg)  # partition.client null: every row, for val and test
+    clients = [build.datamodule(client_config(cfg, i)) for i in range(fed.partition.clients)]
+    privacy = [_privacy(cfg) for _ in clients]
+    report.save_config(cfg, out)
+    provenance.save(cfg, out)
+    rng = np.random.default_rng(cfg.seed)
+    rows = []
+    for round_ in range(int(fed.rounds)):
+        chosen = rng.choice(len(clients), max(1, round(fed.fraction * len(clients))), False)
+        start = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        states, sizes = [], []
+        for c in sorted(chosen):
+            module.load_state_dict(start)
+            size = local_fit(cfg, module, clients[c], privacy[c])
+            if size:
+                states.append({k: v.detach().clone() for k, v in module.state_dict().items()})
+                sizes.append(size)
+        module.load_state_dict(average(states, sizes))
+        rows.append({"round": round_ + 1} | evaluate(cfg, module, server, "val"))
+        log.info("round %d: %s", round_ + 1, rows[-1])
+    metrics = evaluate(cfg, module, server, "val") | evaluate(cfg, module, server, "test")
+    metrics |= _epsilon(privacy, cfg) | {"rounds": len(rows), "run_dir": str(out)}
+    write_rounds(out / "federated_rounds.csv", rows)
+    report.finish(metrics, [{"epoch": r["round"] - 1} | r for r in rows], out)
+    return metrics
+
+
+def client_config(cfg: DictConfig, client: int) -> DictConfig:
+    one = cfg.copy()
+    with open_dict(one):
+        one.federated.partition.client = client
+    return one
+
+
+def _privacy(cfg: DictConfig) -> Any:
+    if cfg.get("privacy") is None:
+        return None
+    if cfg.privacy.get("target_epsilon") is not None:
+        raise ConfigError(
+            "privacy.target_epsilon",
+            cfg.privacy.target_epsilon,
+            "null in mode=federated (each client's noise is fixed; its ε is reported)",
+            "give privacy.noise_multiplier=<σ> privacy.target_epsilon=null",
+        )
+    return build.instantiate(cfg, "privacy")
+
+
+def _trainer(cfg: DictConfig, callbacks: list[Any], **options: Any) -> pl.Trainer:
+    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
+    return build.instantiate(
+        cfg, "trainer", callbacks=callbacks, enable_checkpointing=False, **quiet, **options
+    )
+
+
+def local_fit(cfg: DictConfig, module: pl.LightningModule, data: Any, privacy: Any) -> int:
+    """Train ``module`` on one client's rows; returns how many rows it holds."""
+    epochs = int(cfg.federated.local_epochs)
+    trainer = _trainer(
+        cfg, [privacy] if privacy else [], max_epochs=epochs, min_epochs=epochs,
+        limit_val_batches=0,
+    )  # fmt: skip
+    data.setup("fit")
+    loader = data.train_dataloader()
+    size = int(getattr(loader, "n", 0) or len(getattr(loader, "dataset", ())))
+    if size:
+        trainer.fit(module, datamodule=data)
+    return size
+
+
+def average(states: list[State], sizes: list[int]) -> State:
+    """The clients' weights averaged in proportion to their row counts (integer buffers, such
+    as BatchNorm's batch counter, are taken from the largest client)."""
+    weights = torch.tensor(sizes, dtype=torch.float64) / sum(sizes)
+    largest = states[int(np.argmax(sizes))]
+    return {
+        k: (
+            sum(w * s[k].double() for w, s in zip(weights, states, strict=True)).to(v.dtype)
+            if v.is_floating_point()
+            else largest[k]
+        )
+        for k, v in states[0].items()
+    }
+
+
+def evaluate(cfg: DictConfig, module: pl.LightningModule, data: Any, split: str) -> dict:
+    trainer = _trainer(cfg, [])
+    run = trainer.validate if split == "val" else trainer.test
+    run(module, datamodule=data, verbose=False)
+    return scalars(trainer, f"{split}/")
+
+
+def _epsilon(privacy: list[Any], cfg: DictConfig) -> dict[str, float]:
+    spent = [p.accountant.get_epsilon(delta=p.target_delta) for p in privacy if p is not None]
+    return {"train/epsilon": float(max(spent))} if spent else {}
+
+
+def write_rounds(path: Path, rows: list[dict[str, Any]]) -> None:
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
