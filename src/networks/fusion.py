@@ -109,9 +109,12 @@ class FusionNet(nn.Module):
         return (weights[..., None] * logits).sum(1)  # (B, num_outputs)
 
     def _encode(self, inputs: Mapping[str, torch.Tensor], keep: torch.Tensor) -> torch.Tensor:
-        """(B, M, dim); a modality no sample keeps is not encoded (its inputs may be absent)."""
+        """(B, M, dim); a modality whose inputs the batch lacks is not encoded. Whether to
+        encode depends on the batch's keys only, never on values, so the graph exports."""
         columns = [
-            encoder(inputs) if keep[:, i].any() else self.missing[i].expand(len(keep), -1)
+            encoder(inputs)
+            if all(k in inputs for k in encoder.inputs.values())  # type: ignore[operator]
+            else self.missing[i].expand(len(keep), -1)
             for i, encoder in enumerate(self.encoders.values())
         ]
         return torch.stack(columns, dim=1)
