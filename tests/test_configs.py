@@ -23,8 +23,19 @@ def members(group: str) -> list[str]:
 ALL = [(g, m) for g in GROUPS for m in members(g)]
 # a member whose default partner cannot take it: the data a model reads, a model for the data
 PARTNER = {
-    "dataset": {m: ["model=mlp"] for m in members("dataset")} | {"text_corpus": ["model=gpt_tiny"]},
+    "dataset": {m: ["model=mlp"] for m in members("dataset")}
+    | {"text_corpus": ["model=gpt_tiny"]}
+    | {
+        m: ["model=text_lstm"]
+        for m in ("text_file", "sentiment_grammar", "imdb", "sst2", "ag_news")
+    },
     "model": {
+        **{f"text_{m}": ["dataset=sentiment_grammar"] for m in ("lstm", "cnn", "transformer")},
+        "text_minilm": [
+            "dataset=sentiment_grammar",
+            "dataset.tokenizer=pretrained",
+            "dataset.tokenizer_path=${text.minilm_dir:}",
+        ],
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
         "gpt_tiny": ["dataset=text_corpus"],
