@@ -26,8 +26,18 @@ PARTNER = {
     "dataset": {m: ["model=mlp"] for m in members("dataset")}
     | {"text_corpus": ["model=gpt_tiny"]}
     | {m: ["model=neumf"] for m in ("interactions_generated", "interactions_file", "movielens")}
-    | {"digit_captions": ["model=multimodal"], "multimodal_file": ["model=multimodal"]},
+    | {"digit_captions": ["model=multimodal"], "multimodal_file": ["model=multimodal"]}
+    | {
+        m: ["model=text_lstm"]
+        for m in ("text_file", "sentiment_grammar", "imdb", "sst2", "ag_news")
+    },
     "model": {
+        **{f"text_{m}": ["dataset=sentiment_grammar"] for m in ("lstm", "cnn", "transformer")},
+        "text_minilm": [
+            "dataset=sentiment_grammar",
+            "dataset.tokenizer=pretrained",
+            "dataset.tokenizer_path=${text.minilm_dir:}",
+        ],
         "gpt": ["dataset=text_corpus"],
         "gpt_small": ["dataset=text_corpus"],
         "gpt_tiny": ["dataset=text_corpus"],

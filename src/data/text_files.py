@@ -31,8 +31,8 @@ class LabelledTexts:
 
 def read_text_file(
     path: str,
-    text: str | Sequence[str] = "text",
-    label: str | None = "label",
+    text: str | int | Sequence[str | int] = "text",
+    label: str | int | None = "label",
     format: str = "auto",
     separator: str = ",",
     header: bool = True,
@@ -58,7 +58,12 @@ def read_text_file(
 
 
 def _read_one(
-    path: str, text: str | Sequence[str], label: str | None, fmt: str, sep: str, header: bool
+    path: str,
+    text: str | int | Sequence[str | int],
+    label: str | int | None,
+    fmt: str,
+    sep: str,
+    header: bool,
 ) -> tuple[list[str], list[str | None]]:
     if fmt not in FORMATS:
         raise ConfigError("dataset.texts.format", fmt, "one of " + ", ".join(FORMATS))
