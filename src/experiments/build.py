@@ -18,6 +18,7 @@ from src.callbacks.provenance import DataFingerprint
 from src.config.arguments import check_arguments
 from src.errors import ConfigError, UserError, user_error_in
 from src.hardware import distributed, runtime
+from src.utils.checkpoints import resume_path
 
 
 def instantiate(cfg: DictConfig, key: str, **kwargs: Any) -> Any:
@@ -71,6 +72,11 @@ def module(cfg: DictConfig) -> pl.LightningModule:
     """The task's LightningModule from ``cfg.model`` (which names its networks, optimizers and
     schedules itself), compiled if ``hardware.compile``."""
     built = instantiate(cfg, "model")
+    if cfg.mode.get("needs_checkpoint") and cfg.compression.get("restore") is not None:
+        # a compressed checkpoint holds tensors of another structure (int8, fewer channels):
+        # the member reshapes the built module to fit it before Lightning loads it
+        restore = instantiate(cfg, "compression.restore")
+        built = restore(module=built, checkpoint=resume_path(cfg))
     return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 
