@@ -118,9 +118,10 @@ def _trainable(graph: nn.Module) -> nn.Module:
     return graph
 
 
-def _save_program(net: nn.Module, context: Context) -> None:
-    """The quantised graph beside the compressed checkpoint (a GraphModule cannot be rebuilt
-    from a state_dict: the graph itself holds the quantisation steps)."""
+def _save_program(net: nn.Module, context: Context) -> nn.Module:
+    """The quantised graph saved beside the compressed checkpoint (a GraphModule cannot be
+    rebuilt from a state_dict: the graph itself holds the quantisation steps), and loaded back:
+    the model tested and saved is then exactly the one eval and predict load."""
     path = context.output_dir / "checkpoints" / COMPRESSED.replace(".ckpt", ".pt2")
     path.parent.mkdir(parents=True, exist_ok=True)
     example = {k: v[:2] for k, v in context.example.items()}
@@ -128,6 +129,7 @@ def _save_program(net: nn.Module, context: Context) -> None:
     program = torch.export.export(net, (), example, dynamic_shapes={k: {0: batch} for k in example})
     torch.export.save(program, path)
     context.info["program"] = path.name
+    return _trainable(torch.export.load(path).module())
 
 
 def quantize_static(
@@ -154,9 +156,7 @@ def quantize_static(
         raise ConfigError(
             "dataset", "no training batches", "training data to calibrate activation ranges on"
         )
-    converted = convert_pt2e(prepared)
-    _save_program(converted, context)
-    return _trainable(converted)
+    return _save_program(convert_pt2e(prepared), context)
 
 
 def qat(net: nn.Module, context: Context, *, epochs: int = 2) -> nn.Module:
@@ -169,9 +169,7 @@ def qat(net: nn.Module, context: Context, *, epochs: int = 2) -> nn.Module:
         raise ConfigError("compression.transform.method.epochs", epochs, "at least 1 epoch")
     prepared = prepare_qat_pt2e(_export(net.train(), context.example), _x86_quantizer(is_qat=True))
     tuned = context.fine_tune(_trainable(prepared), epochs)
-    converted = convert_pt2e(move_exported_model_to_eval(tuned))
-    _save_program(converted, context)
-    return _trainable(converted)
+    return _save_program(convert_pt2e(move_exported_model_to_eval(tuned)), context)
 
 
 def restore_program(
@@ -179,6 +177,8 @@ def restore_program(
 ) -> pl.LightningModule:
     """``module`` with its network replaced by the quantised graph saved beside the
     checkpoint (the checkpoint's state_dict then loads into it)."""
+    import torchao.quantization.pt2e  # noqa: F401  registers the quantized_decomposed ops
+
     info = compression_info(checkpoint, method)[0]
     path = f"{checkpoint}".rsplit("/", 1)[0] + "/" + info["program"]
     setattr(module, network, _trainable(torch.export.load(path).module()))

@@ -168,7 +168,8 @@ def compress(
     before = test_metrics(trainer, module, datamodule)
     example = inputs_of(next(iter(datamodule.test_dataloader())))
     context = Context(module, trainer, datamodule, network, example, out, {"method": name})
-    after_net = method(copy.deepcopy(before_net), context).eval()
+    after_net = method(copy.deepcopy(before_net), context)
+    after_net.eval()  # not chained: an exported graph's eval() returns None
     setattr(module, network, after_net)
     after = test_metrics(trainer, module, datamodule)
     nets = {"before": before_net, "after": after_net.cpu()}
