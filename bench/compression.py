@@ -16,7 +16,7 @@ from src.experiments.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["hardware=cpu", "logger=none", "print_config=false", "++callbacks.progress_bar=null"]
-CNN = ["trainer.max_epochs=20"]
+CNN = ["trainer.max_epochs=10"]
 CASES: dict[str, list[str]] = {
     "mlp_dynamic_eager": ["model=mlp", "trainer.max_epochs=20", "compression=quantize_dynamic"],
     "mlp_dynamic_torchao": [
@@ -28,7 +28,7 @@ CASES: dict[str, list[str]] = {
     "lstm_dynamic_eager": [
         "experiment=mnist1d_gru",
         "model=lstm",
-        "trainer.max_epochs=8",
+        "trainer.max_epochs=2",
         "compression=quantize_dynamic",
     ],
     "cnn_dense": [*CNN],

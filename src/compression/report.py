@@ -45,8 +45,14 @@ def count(net: nn.Module) -> tuple[int, int]:
     """(elements, non-zero elements) of the weights: 1-D tensors (biases, norms, scales) aside."""
     weights = [t for t in weight_tensors(net) if t.ndim > 1]
     total = sum(t.numel() for t in weights)
-    nonzero = sum(int((t.int_repr() if t.is_quantized else t).count_nonzero()) for t in weights)
-    return total, nonzero
+    return total, sum(int(_plain(t).count_nonzero()) for t in weights)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """A quantised tensor's integer values; a tensor subclass (torchao) dequantised."""
+    if t.is_quantized:
+        return t.int_repr()
+    return t.dequantize() if type(t) is not torch.Tensor and hasattr(t, "dequantize") else t
 
 
 def serialized_bytes(net: nn.Module) -> int:
