@@ -75,6 +75,11 @@ def module(cfg: DictConfig) -> pl.LightningModule:
     built = instantiate(cfg, "model")
     if cfg.get("privacy") is not None:  # DP-SGD trains other layers (BatchNorm -> GroupNorm)
         built = instantiate(cfg, "privacy").prepare(built)
+    if cfg.mode.get("needs_checkpoint") and cfg.compression.get("restore") is not None:
+        # a compressed checkpoint holds tensors of another structure (int8, fewer channels):
+        # the member reshapes the built module to fit it before Lightning loads it
+        restore = instantiate(cfg, "compression.restore")
+        built = restore(module=built, checkpoint=resume_path(cfg))
     return runtime.compile_module(built, cfg.hardware.compile, cfg.hardware.compile_mode)
 
 

@@ -1,11 +1,14 @@
-"""GRU sequence classifier."""
+"""GRU (or LSTM) sequence classifier."""
 
 import math
 
 import torch
 from torch import nn
 
+from src.errors import ConfigError
 from src.networks.checks import require_dims
+
+CELLS: dict[str, type[nn.GRU] | type[nn.LSTM]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class GRUClassifier(nn.Module):
@@ -20,6 +23,7 @@ class GRUClassifier(nn.Module):
         num_layers: stacked GRU layers.
         bidirectional: also read the sequence backwards.
         dropout: dropout between GRU layers and before the head.
+        cell: ``gru`` or ``lstm``.
     """
 
     def __init__(
@@ -30,13 +34,16 @@ class GRUClassifier(nn.Module):
         num_layers: int = 1,
         bidirectional: bool = False,
         dropout: float = 0.0,
+        cell: str = "gru",
     ) -> None:
         super().__init__()
+        if cell not in CELLS:
+            raise ConfigError("model.net.cell", cell, f"one of {list(CELLS)}")
         if len(input_shape) < 2:  # rows of features have no time axis
             require_dims(input_shape, 2, "the GRU", "model=mlp")
         self.image = len(input_shape) == 3
         features = input_shape[0] * input_shape[2] if self.image else math.prod(input_shape[:-1])
-        self.gru = nn.GRU(
+        self.gru = CELLS[cell](
             features,
             hidden_size,
             num_layers,
@@ -52,6 +59,7 @@ class GRUClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # (B, C, H, W) -> (B, H, C*W); (B, C, T) -> (B, T, C)
         seq = x.permute(0, 2, 1, 3).flatten(2) if self.image else x.flatten(1, -2).transpose(1, 2)
-        _, h = self.gru(seq)  # h: (layers * directions, B, hidden)
+        _, h = self.gru(seq)  # h: (layers * directions, B, hidden); LSTM: (h, c)
+        h = h[0] if isinstance(h, tuple) else h
         last = h.view(self.gru.num_layers, -1, h.shape[1], h.shape[2])[-1]  # (directions, B, H)
         return self.head(last.transpose(0, 1).flatten(1))

@@ -1,0 +1,76 @@
+"""Compression figures: each case trains with a ``compression`` member and reports the
+before/after ratios (latency timed side by side in one process, median of repeated runs,
+warm-up excluded, one thread), plus the dense baseline for the pruning cases.
+
+    python bench/compression.py [case ...]     # cases: see CASES; default all
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import src.config.schema  # noqa: F401  registers the structured config
+from src.config.compose import compose_config
+from src.experiments.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMON = ["hardware=cpu", "logger=none", "print_config=false", "++callbacks.progress_bar=null"]
+CNN = ["trainer.max_epochs=10"]
+CASES: dict[str, list[str]] = {
+    "mlp_dynamic_eager": ["model=mlp", "trainer.max_epochs=20", "compression=quantize_dynamic"],
+    "mlp_dynamic_torchao": [
+        "model=mlp",
+        "trainer.max_epochs=20",
+        "compression=quantize_dynamic",
+        "compression.backend=torchao",
+    ],
+    "lstm_dynamic_eager": [
+        "experiment=mnist1d_gru",
+        "model=lstm",
+        "trainer.max_epochs=2",
+        "compression=quantize_dynamic",
+    ],
+    "cnn_dense": [*CNN],
+    "cnn_prune_magnitude_80": [*CNN, "compression=prune_magnitude", "compression.sparsity=0.8"],
+    "cnn_prune_structured_50": [*CNN, "compression=prune_structured", "compression.ratio=0.5"],
+    "cnn_quantize_static": [*CNN, "compression=quantize_static"],
+    "cnn_qat": [*CNN, "compression=qat"],
+}
+SHOWN = ("params_ratio", "nonzero_ratio", "size_bytes_ratio", "latency_ms_b1_ratio")
+SHOWN += ("latency_ms_b64_ratio", "test/acc_change")
+
+
+def run(name: str, overrides: list[str], root: Path) -> dict[str, float]:
+    cfg = compose_config(
+        [
+            f"paths.log_dir={root / 'outputs'}",
+            f"paths.data_dir={ROOT / 'data'}",
+            *COMMON,
+            *overrides,
+        ],
+        root / name,
+    )
+    metrics = train(cfg)
+    keep = {k: v for k, v in metrics.items() if k.startswith(("compression/", "test/acc"))}
+    return {k: float(v) for k, v in keep.items()}
+
+
+def main() -> None:
+    names = sys.argv[1:] or list(CASES)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            figures = run(name, CASES[name], Path(tmp))
+            shown = {
+                k: round(figures[f"compression/{k}"], 3)
+                for k in SHOWN
+                if f"compression/{k}" in figures
+            }
+            shown["test/acc"] = round(figures["test/acc"], 4)
+            if "compression/after/test/acc" in figures:
+                shown["after/test/acc"] = round(figures["compression/after/test/acc"], 4)
+            print(f"RESULT {name} {json.dumps(shown)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Pruning, quantisation and distillation: the ``compression`` config group's members."""

@@ -1,0 +1,167 @@
+"""What compression cost and gained: size, sparsity, CPU latency and test metrics, before/after.
+
+Latency is the median of repeated timed forward passes after warm-up, with a fixed thread
+count, and the two networks are timed in alternation (before, after, before, ...) so that a
+machine shared with other work slows both alike; the ratios are the figures to read.
+"""
+
+import io
+import json
+import logging
+import statistics
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.loggers import Logger
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+log = logging.getLogger(__name__)
+Inputs = dict[str, torch.Tensor]
+
+
+def weight_tensors(net: nn.Module) -> list[torch.Tensor]:
+    """The network's stored tensors: parameters, buffers and packed or frozen quantised weights
+    (what ``state_dict`` holds, tuples of packed params unpacked)."""
+    found: list[torch.Tensor] = []
+
+    def add(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, tuple | list):
+            for v in value:
+                add(v)
+
+    for value in net.state_dict().values():
+        add(value)
+    return [t for t in found if t.is_floating_point() or t.is_quantized or t.dtype == torch.int8]
+
+
+def count(net: nn.Module) -> tuple[int, int]:
+    """(elements, non-zero elements) of the weights: 1-D tensors (biases, norms, scales) aside."""
+    weights = [t for t in weight_tensors(net) if t.ndim > 1]
+    total = sum(t.numel() for t in weights)
+    return total, sum(int(_plain(t).count_nonzero()) for t in weights)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """A quantised tensor's integer values; a tensor subclass (torchao) dequantised."""
+    if t.is_quantized:
+        return t.int_repr()
+    return t.dequantize() if type(t) is not torch.Tensor and hasattr(t, "dequantize") else t
+
+
+def serialized_bytes(net: nn.Module) -> int:
+    """Bytes of ``torch.save(net.state_dict())``: the weights as they are stored on disk."""
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    return buffer.tell()
+
+
+def batch_of(inputs: Inputs, size: int) -> Inputs:
+    """``inputs`` (each (B, ...)) repeated or cut along the batch axis to ``size`` samples."""
+    out = {}
+    for name, x in inputs.items():
+        reps = -(-size // x.shape[0])
+        out[name] = x.repeat(reps, *[1] * (x.ndim - 1))[:size].cpu()
+    return out
+
+
+def latencies(
+    nets: Mapping[str, nn.Module], inputs: Inputs, repeats: int, warmup: int
+) -> dict[str, float]:
+    """Median seconds per forward pass of each net on ``inputs``, timed in alternation."""
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            for name, net in nets.items():
+                start = time.perf_counter()
+                net(**inputs)
+                if i >= warmup:  # warm-up passes (allocation, packing, caches) are not timed
+                    times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def measure(
+    nets: Mapping[str, nn.Module],
+    inputs: Inputs,
+    batch_sizes: tuple[int, ...] = (1, 64),
+    repeats: int = 50,
+    warmup: int = 5,
+    threads: int = 1,
+) -> dict[str, dict[str, float]]:
+    """Size, weights and latency of each net (on the CPU, ``threads`` threads), by name."""
+    rows: dict[str, dict[str, float]] = {}
+    for name, net in nets.items():
+        params, nonzero = count(net)
+        rows[name] = {"params": params, "nonzero": nonzero, "size_bytes": serialized_bytes(net)}
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for size in batch_sizes:
+            timed = latencies(nets, batch_of(inputs, size), repeats, warmup)
+            for name, seconds in timed.items():
+                rows[name][f"latency_ms_b{size}"] = 1e3 * seconds
+    finally:
+        torch.set_num_threads(previous)
+    return rows
+
+
+def ratio(before: float, after: float) -> float:
+    return before / after if after else float("inf")
+
+
+def summary(rows: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Flat ``compression/<before|after>/<name>`` values and ``compression/<name>_ratio``
+    (before / after: above 1 means the compressed model is smaller or faster), and the change
+    of each test metric (after - before)."""
+    before, after = rows["before"], rows["after"]
+    flat = {f"compression/{side}/{k}": float(v) for side in rows for k, v in rows[side].items()}
+    for key in ("params", "nonzero", "size_bytes", *[k for k in before if "latency" in k]):
+        if key in after:
+            flat[f"compression/{key}_ratio"] = ratio(before[key], after[key])
+    for key in before:
+        if key.startswith("test/") and key in after:
+            flat[f"compression/{key}_change"] = float(after[key]) - float(before[key])
+    return flat
+
+
+def show(rows: Mapping[str, Mapping[str, float]], title: str) -> None:
+    """The before/after table on the console."""
+    table = Table(title=title)
+    for column in ("", "before", "after", "before / after"):
+        table.add_column(column, justify="right" if column else "left")
+    for key, b in rows["before"].items():
+        a = rows["after"].get(key)
+        if a is None:
+            continue
+        change = f"{a - b:+.4f}" if key.startswith("test/") else f"{ratio(b, a):.2f}x"
+        table.add_row(key, _fmt(b), _fmt(a), change)
+    Console().print(table)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 10 else f"{value:.4g}"
+
+
+def write(
+    rows: Mapping[str, Mapping[str, float]],
+    settings: Mapping[str, Any],
+    out: Path,
+    loggers: list[Logger],
+    step: int,
+) -> dict[str, float]:
+    """``compression_report.json`` in ``out``, the table, and the flat summary logged to
+    ``loggers``; returns the summary (for metrics.json)."""
+    flat = summary(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"settings": dict(settings), **{k: dict(v) for k, v in rows.items()}, "summary": flat}
+    (out / "compression_report.json").write_text(json.dumps(report, indent=2, default=str))
+    show(rows, f"compression: {settings.get('method', '')}")
+    for logger in loggers:
+        logger.log_metrics(flat, step=step)
+    return flat
