@@ -65,7 +65,18 @@ def raw_samples(batches: Iterable[Batch], stats: Stats, count: int) -> Batch:
         taken += len(next(iter(batch.values())))
         if taken >= count:
             break
-    return {name: torch.cat(xs)[:count] for name, xs in parts.items()}
+    return {name: _padded_cat(xs)[:count] for name, xs in parts.items()}
+
+
+def _padded_cat(xs: list[torch.Tensor]) -> torch.Tensor:
+    """Batches joined on the first axis; batches padded to their own longest sample (token
+    ids) are zero-padded to the longest of all first."""
+    shape = [max(x.shape[d] for x in xs) for d in range(1, xs[0].dim())]
+    padded = []
+    for x in xs:
+        pad = [p for d in reversed(range(1, x.dim())) for p in (0, shape[d - 1] - x.shape[d])]
+        padded.append(torch.nn.functional.pad(x, pad) if any(pad) else x)
+    return torch.cat(padded)
 
 
 def forward_inputs(module: nn.Module, names: Iterable[str]) -> list[str]:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from src.errors import ConfigError
+from src.errors import ConfigError, UserError
 from src.networks.transformer import Block
 
 POOLINGS = ("last", "mean", "max", "attention")
@@ -89,6 +89,14 @@ class RNNEncoder(nn.Module):
         self.pool = Pooling(pooling, self.features)
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting() or torch.jit.is_tracing():
+            raise UserError(
+                "the recurrent text encoder packs its padded batch (pack_padded_sequence), "
+                "which neither torch.export nor the ONNX exporters can trace: a model with "
+                "model.net.encoder of type RNNEncoder (text_lstm, multimodal) does not export. "
+                "Fix: export a text_cnn or text_transformer model, or serve the checkpoint "
+                "with mode=predict"
+            )
         packed = pack_padded_sequence(
             self.embedding(tokens), lengths.clamp(min=1).cpu(), batch_first=True,
             enforce_sorted=False,
