@@ -1,9 +1,13 @@
-"""Text classification end to end: train on a user's CSV with config only, then predict new
-texts from the checkpoint alone (its vocabulary and class names)."""
+"""Text classification end to end: train on a user's CSV with config only, evaluate and resume
+the checkpoint, then predict new texts from the checkpoint alone (its vocabulary and class
+names)."""
 
 import csv
 from pathlib import Path
 
+import pytest
+
+from src.experiments.evaluate import evaluate
 from src.experiments.predict import predict
 from src.experiments.train import train
 from tests.conftest import Compose
@@ -16,13 +20,19 @@ def test_predict_writes_labels_and_probabilities_for_new_texts(
     data = ["experiment=text_lstm", "dataset=text_file", "model.callbacks={}"]
     train_file = write_texts(tmp_path / "train.csv", n=300)
     metrics = train(compose_cfg(*data, f"dataset.texts.path={train_file}"))
+    ckpt = f"ckpt_path={metrics['best_checkpoint']}"
+    fit = [*data, f"dataset.texts.path={train_file}"]
+    scores = evaluate(compose_cfg(*fit, "mode=eval", ckpt, run_dir=tmp_path / "eval"))
+    assert scores["test/acc"] == pytest.approx(metrics["test/acc"])  # same vocabulary, weights
+    resumed = train(compose_cfg(*fit, ckpt, "trainer.max_epochs=2", run_dir=tmp_path / "more"))
+    assert resumed["epochs"] == 2
     # new texts without a label column; the training file is gone
     train_file.unlink()
     texts = ["the food was very good", "the service was not good at all", "unseen words here"]
     new = write_csv(tmp_path / "new.csv", ["text"], [[t] for t in texts])
     cfg = compose_cfg(
         *data, "mode=predict", f"dataset.texts.path={new}", "predict.split=all",
-        f"ckpt_path={metrics['best_checkpoint']}", run_dir=tmp_path / "predict",
+        ckpt, run_dir=tmp_path / "predict",
     )  # fmt: skip
     out = predict(cfg)
     with open(out["predictions"]) as f:

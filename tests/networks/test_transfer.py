@@ -102,3 +102,24 @@ def test_lora_adapts_convolutions_and_merges_back() -> None:
     merge(net)
     assert isinstance(net.features[0], torch.nn.Conv2d)
     assert torch.allclose(net(x), adapted, atol=1e-5)
+
+
+def test_lora_adapts_the_pretrained_minilm_and_trains_only_adapters_and_head() -> None:
+    pytest.importorskip("transformers")
+    from src.data.resolvers import minilm_dir
+    from src.networks.pretrained_text import PretrainedTextClassifier
+
+    torch.manual_seed(0)
+    net = PretrainedTextClassifier(minilm_dir(), num_outputs=2).eval()
+    tokens, lengths = torch.randint(1000, 2000, (2, 7)), torch.tensor([7, 4])
+    with torch.no_grad():
+        before = net(tokens, lengths)
+    queries = "backbone.encoder.layer.*.attention.self.query"
+    values = "backbone.encoder.layer.*.attention.self.value"
+    lora = LoRA(rank=4, target_modules=[queries, values])
+    Transfer(lora=lora, trainable=["head.*"]).apply(net)
+    trainable = [n for n, p in net.named_parameters() if p.requires_grad]
+    assert trainable and all(".lora_" in n or n.startswith("head.") for n in trainable)
+    assert sum(".lora_" in n for n in trainable) == 6 * 2 * 2  # 6 layers, q and v, A and B
+    with torch.no_grad():  # B starts at zero: the adapted encoder computes what it did
+        torch.testing.assert_close(net(tokens, lengths), before)
