@@ -11,6 +11,22 @@ from src.networks.checks import require_dims
 CELLS: dict[str, type[nn.GRU] | type[nn.LSTM]] = {"gru": nn.GRU, "lstm": nn.LSTM}
 
 
+def recurrent(
+    cell: str, features: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool
+) -> nn.GRU | nn.LSTM:
+    """A batch-first ``model.net.cell`` (gru or lstm) stack; dropout between layers only."""
+    if cell not in CELLS:
+        raise ConfigError("model.net.cell", cell, f"one of {list(CELLS)}")
+    return CELLS[cell](
+        features,
+        hidden_size,
+        num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+    )
+
+
 class GRUClassifier(nn.Module):
     """Reads the last input axis as time and classifies from the final hidden states.
 
@@ -37,20 +53,11 @@ class GRUClassifier(nn.Module):
         cell: str = "gru",
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise ConfigError("model.net.cell", cell, f"one of {list(CELLS)}")
         if len(input_shape) < 2:  # rows of features have no time axis
             require_dims(input_shape, 2, "the GRU", "model=mlp")
         self.image = len(input_shape) == 3
         features = input_shape[0] * input_shape[2] if self.image else math.prod(input_shape[:-1])
-        self.gru = CELLS[cell](
-            features,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-        )
+        self.gru = recurrent(cell, features, hidden_size, num_layers, dropout, bidirectional)
         directions = 2 if bidirectional else 1
         self.head = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(directions * hidden_size, num_outputs)

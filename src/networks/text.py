@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from src.errors import ConfigError, UserError
+from src.networks.gru import recurrent
 from src.networks.transformer import Block
 
 POOLINGS = ("last", "mean", "max", "attention")
@@ -73,18 +74,8 @@ class RNNEncoder(nn.Module):
         dropout: float,
     ) -> None:
         super().__init__()
-        cells = {"lstm": nn.LSTM, "gru": nn.GRU}
-        if cell not in cells:
-            raise ConfigError("model.net.cell", cell, "lstm or gru")
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
-        self.rnn = cells[cell](
-            embedding_dim,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=dropout if num_layers > 1 else 0.0,
-            bidirectional=bidirectional,
-        )
+        self.rnn = recurrent(cell, embedding_dim, hidden_size, num_layers, dropout, bidirectional)
         self.features = hidden_size * (2 if bidirectional else 1)
         self.pool = Pooling(pooling, self.features)
 
