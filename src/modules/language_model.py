@@ -22,13 +22,18 @@ Batch = dict[str, torch.Tensor]
 LN2 = math.log(2)
 
 
-def decay_groups(net: nn.Module, weight_decay: float | None = None) -> list[dict[str, Any]]:
-    """Parameter groups for AdamW: weight decay on matrices of linear layers only; none on
-    embeddings (and the output layer tied to them), norms and biases.
+def decay_groups(
+    net: nn.Module, weight_decay: float | None = None, decay_embeddings: bool = False
+) -> list[dict[str, Any]]:
+    """Parameter groups for AdamW: weight decay on matrices of linear layers; none on norms and
+    biases, nor on embeddings (and the output layer tied to them) unless ``decay_embeddings``
+    (nanoGPT decays every matrix, embeddings included).
 
     ``weight_decay`` of the decayed group: None keeps the optimizer's own setting.
     """
-    embeddings = {id(m.weight) for m in net.modules() if isinstance(m, nn.Embedding)}
+    embeddings = set()
+    if not decay_embeddings:
+        embeddings = {id(m.weight) for m in net.modules() if isinstance(m, nn.Embedding)}
     decay: list[nn.Parameter] = []
     no_decay: list[nn.Parameter] = []
     for p in net.parameters():  # a tied weight is listed once
@@ -72,6 +77,8 @@ class LanguageModel(pl.LightningModule):
         pretrained: a checkpoint of a language model whose network weights ``net`` starts
             from (fine-tuning); None: ``net`` as initialised.
         lora: adapters put beside the (then frozen) pretrained weights; only they train.
+        decay_embeddings: weight decay on the embeddings too (nanoGPT's choice), not only on
+            the matrices of linear layers.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class LanguageModel(pl.LightningModule):
         callbacks: Mapping[str, Callback] | None = None,
         pretrained: str | None = None,
         lora: LoRA | None = None,
+        decay_embeddings: bool = False,
     ) -> None:
         super().__init__()
         if pretrained is not None:
@@ -90,6 +98,7 @@ class LanguageModel(pl.LightningModule):
             lora.apply(net)
         self.net, self.optimizer_factory, self.scheduler = net, optimizer, scheduler
         self.task_callbacks = list((callbacks or {}).values())
+        self.decay_embeddings = decay_embeddings
         # per split: summed loss (nats), target tokens and their UTF-8 bytes; synced over ranks
         self.sums: Mapping[str, SumMetric] = nn.ModuleDict(  # type: ignore[assignment]
             {f"{s}_{k}": SumMetric() for s in ("val", "test") for k in ("nats", "tokens", "bytes")}
@@ -181,6 +190,8 @@ class LanguageModel(pl.LightningModule):
         return {"loss": self._losses(batch).mean(dim=1), "bytes": batch["bytes"]}
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(decay_groups(self.net))
+        optimizer = self.optimizer_factory(
+            decay_groups(self.net, decay_embeddings=self.decay_embeddings)
+        )
         schedule = self.scheduler.build(optimizer, self.trainer) if self.scheduler else None
         return optimizer if schedule is None else {"optimizer": optimizer, "lr_scheduler": schedule}

@@ -71,6 +71,16 @@ def test_decay_only_on_matrices_of_linear_layers() -> None:
     assert sum(p.numel() for g in (decay, rest) for p in g["params"]) == total
 
 
+def test_decay_embeddings_decays_every_matrix_as_nanogpt() -> None:
+    net = tiny(bias=True)
+    decay, rest = decay_groups(net, decay_embeddings=True)
+    assert any(p is net.wte.weight for p in decay["params"])  # tied head, listed once
+    assert any(p is net.wpe.weight for p in decay["params"])
+    assert all(p.ndim == 1 for p in rest["params"])  # norms and biases only
+    total = sum(p.numel() for p in net.parameters())
+    assert sum(p.numel() for g in (decay, rest) for p in g["params"]) == total
+
+
 def test_fsdp_wraps_each_transformer_block(compose_cfg: Compose) -> None:
     """Built on the CPU: the strategy's wrap policy names the Block (running it needs GPUs)."""
     from src.experiments import build
