@@ -2,7 +2,9 @@
 before/after ratios (latency timed side by side in one process, median of repeated runs,
 warm-up excluded, one thread), plus the dense baseline for the pruning cases.
 
-    python bench/compression.py [case ...]     # cases: see CASES; default all
+    python bench/compression.py [case ...] [override ...]   # cases: see CASES; default all
+
+Arguments with ``=`` are Hydra overrides added to every case (e.g. ``seed=1``).
 """
 
 import json
@@ -37,7 +39,8 @@ CASES: dict[str, list[str]] = {
     "cnn_quantize_static": [*CNN, "compression=quantize_static"],
     "cnn_qat": [*CNN, "compression=qat"],
 }
-SHOWN = ("params_ratio", "nonzero_ratio", "size_bytes_ratio", "latency_ms_b1_ratio")
+SHOWN = ("params_ratio", "nonzero_ratio", "size_bytes_ratio", "size_bytes_deflated_ratio")
+SHOWN += ("latency_ms_b1_ratio",)
 SHOWN += ("latency_ms_b64_ratio", "test/acc_change")
 
 
@@ -57,19 +60,21 @@ def run(name: str, overrides: list[str], root: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    names = sys.argv[1:] or list(CASES)
+    names = [a for a in sys.argv[1:] if "=" not in a] or list(CASES)
+    extra = [a for a in sys.argv[1:] if "=" in a]
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            figures = run(name, CASES[name], Path(tmp))
+            figures = run(name, [*CASES[name], *extra], Path(tmp))
             shown = {
                 k: round(figures[f"compression/{k}"], 3)
                 for k in SHOWN
                 if f"compression/{k}" in figures
             }
             shown["test/acc"] = round(figures["test/acc"], 4)
-            if "compression/after/test/acc" in figures:
-                shown["after/test/acc"] = round(figures["compression/after/test/acc"], 4)
-            print(f"RESULT {name} {json.dumps(shown)}", flush=True)
+            for side in ("before", "after"):
+                if f"compression/{side}/test/acc" in figures:
+                    shown[f"{side}/test/acc"] = round(figures[f"compression/{side}/test/acc"], 4)
+            print(f"RESULT {name} {' '.join(extra)} {json.dumps(shown)}", flush=True)
 
 
 if __name__ == "__main__":
