@@ -2,7 +2,7 @@
 against the same student trained alone, same epochs, over several seeds.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/distill.py [--seeds 0 1 2] [--epochs 40]
-        [--alpha 0.9] [--temperature 4] [--student model=mlp 'model.net.hidden=[64,32]']
+        [--alpha 0.5] [--temperature 4] [--student model=mlp 'model.net.hidden=[64,32]']
 
 The teacher is ``experiment=mnist1d_cnn`` (trained once, seed 0); each seed then trains the
 student alone and the student with ``compression=distill`` from that teacher. Prints each
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=40, help="student epochs (both arms)")
     parser.add_argument("--teacher-epochs", type=int, default=40)
-    parser.add_argument("--alpha", type=float, default=0.9)
+    parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--temperature", type=float, default=4.0)
     parser.add_argument("--student", nargs="+", default=STUDENT, help="overrides for the student")
     args = parser.parse_args()
