@@ -1,6 +1,7 @@
 """Compression figures: each case trains with a ``compression`` member and reports the
 before/after ratios (latency timed side by side in one process, median of repeated runs,
-warm-up excluded, one thread), plus the dense baseline for the pruning cases.
+warm-up excluded, one thread), plus the dense baselines for the pruning cases (cnn_dense,
+cnn_dense_30).
 
     python bench/compression.py [case ...] [override ...]   # cases: see CASES; default all
 
@@ -34,7 +35,13 @@ CASES: dict[str, list[str]] = {
         "compression=quantize_dynamic",
     ],
     "cnn_dense": [*CNN],
-    "cnn_prune_magnitude_80": [*CNN, "compression=prune_magnitude", "compression.sparsity=0.8"],
+    # magnitude pruning: dense epochs, the ramp and fine-tuning in one run (10 are too few)
+    "cnn_dense_30": ["trainer.max_epochs=30"],
+    "cnn_prune_magnitude_80": [
+        "trainer.max_epochs=30",
+        "compression=prune_magnitude",
+        "compression.sparsity=0.8",
+    ],
     "cnn_prune_structured_50": [*CNN, "compression=prune_structured", "compression.ratio=0.5"],
     "cnn_quantize_static": [*CNN, "compression=quantize_static"],
     "cnn_qat": [*CNN, "compression=qat"],
