@@ -1,6 +1,8 @@
 """Magnitude pruning's report (dense before, pruned after) and the pruning and distillation
 settings that must stop a run."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -9,6 +11,7 @@ from src.compression.distillation import DistilledClassifier, Teacher
 from src.compression.pruning import CubicSparsity
 from src.errors import ConfigError
 from src.experiments import build
+from src.experiments.evaluate import evaluate
 from src.experiments.train import train
 from tests.conftest import Compose
 
@@ -16,16 +19,19 @@ QUICK = ["logger=none", "compression.transform.repeats=3", "compression.transfor
 
 
 def test_magnitude_pruning_reports_the_dense_network_against_the_pruned_one(
-    compose_cfg: Compose,
+    compose_cfg: Compose, tmp_path: Path
 ) -> None:
-    cfg = compose_cfg(
-        "compression=prune_magnitude", "trainer.max_epochs=3", "model.net.hidden=32", *QUICK
-    )
-    metrics = train(cfg)
+    pruning = ["compression=prune_magnitude", "model.net.hidden=32", *QUICK]
+    metrics = train(compose_cfg(*pruning, "trainer.max_epochs=3"))
     assert metrics["compression/before/nonzero"] == metrics["compression/before/params"]
     assert metrics["compression/nonzero_ratio"] == pytest.approx(5.0, rel=0.01)  # 80 % gone
     assert metrics["compression/size_bytes_ratio"] == pytest.approx(1.0, abs=0.01)  # dense zeros
     assert metrics["compression/size_bytes_deflated_ratio"] > 1.5
+    ckpt = tmp_path / "run" / "checkpoints" / "compressed.ckpt"
+    evaluated = evaluate(
+        compose_cfg(*pruning, "mode=eval", f"ckpt_path={ckpt}", run_dir=tmp_path / "eval")
+    )
+    assert evaluated["test/acc"] == pytest.approx(metrics["compression/after/test/acc"])
 
 
 def test_cubic_schedule_trains_dense_first_then_prunes_then_fine_tunes() -> None:
