@@ -120,16 +120,21 @@ def against_dense(
     before the first pruning step ("before") against the pruned, permanent network of the
     last epoch ("after")."""
     found = [cb for cb in trainer.callbacks if isinstance(cb, MagnitudePruning)]  # type: ignore[attr-defined]
-    if not found or found[0].dense is None or found[0].final is None:
+    if not found or found[0].final is None:
         raise UserError(
-            "compression=prune_magnitude: no dense and pruned weights to report: the "
-            "MagnitudePruning callback did not prune during this training (was "
-            "compression.callbacks.pruning removed, or the run resumed after pruning began?)"
+            "compression=prune_magnitude: no pruned weights to report: the MagnitudePruning "
+            "callback did not finish training (was compression.callbacks.pruning removed?)"
         )
     pruning = found[0]
+    if pruning.dense is None and pruning.amount.target > 0:  # type: ignore[union-attr]
+        raise UserError(
+            "compression=prune_magnitude: no dense weights to report: this training never saw "
+            "the first pruning step (resumed after it?); train from the start to compare"
+        )
     pruned = copy.deepcopy(getattr(module, network))
     pruned.load_state_dict(_network_state(pruning.final, network))
-    getattr(module, network).load_state_dict(_network_state(pruning.dense, network))
+    dense = pruning.dense if pruning.dense is not None else pruning.final  # sparsity 0
+    getattr(module, network).load_state_dict(_network_state(dense, network))
 
     def method(_: nn.Module, context: Context) -> nn.Module:
         context.info["target_sparsity"] = pruning.amount.target  # type: ignore[union-attr]
