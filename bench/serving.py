@@ -1,6 +1,6 @@
 """Requests/s and latency of HTTP services of the same CNN, side by side.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/serving.py [--dataset mnist] [--requests 400]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/serving.py [--dataset mnist] [--requests 800]
 
 The CNN is the framework's default (``model=cnn``: conv32, conv64, dense 128, like PyTorch's
 MNIST example) trained for one epoch on generated 28x28 images in MNIST's file format
@@ -237,7 +237,7 @@ def report(results: Results, dataset: str, requests: int, load_before: float) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=["mnist", "digits"], default="mnist")
-    parser.add_argument("--requests", type=int, default=400, help="requests per level")
+    parser.add_argument("--requests", type=int, default=800, help="requests per level")
     parser.add_argument("--rounds", type=int, default=4, help="turns each level is split into")
     parser.add_argument("--export", type=Path, help="serve this export instead of training one")
     args = parser.parse_args()
