@@ -29,15 +29,40 @@ State = dict[str, torch.Tensor]
 
 
 def federated(cfg: DictConfig) -> dict[str, Any]:
-    """FedAvg rounds, the global model validated after each; then validated and tested."""
-    out, fed = Path(cfg.paths.output_dir), cfg.federated
+    """FedAvg rounds, the global model validated after each; then validated and tested.
+
+    ``federated.engine``: ``own`` (this module's loop) or ``flower`` (Flower's simulation,
+    :mod:`src.experiments.federated_flower`); both share the clients' data, the local training
+    and the report.
+    """
+    out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module = build.module(cfg)
     server = build.datamodule(cfg)  # partition.client null: every row, for val and test
-    clients = [build.datamodule(client_config(cfg, i)) for i in range(fed.partition.clients)]
-    privacy = [_privacy(cfg) for _ in clients]
+    if cfg.federated.get("engine", "own") == "flower":
+        from src.experiments import federated_flower  # imports flwr (the federated extra)
+
+        run_rounds = federated_flower.rounds
+    else:
+        run_rounds = own_rounds
     report.save_config(cfg, out)
     provenance.save(cfg, out)
+    rows, spent = run_rounds(cfg, module, server)
+    metrics = evaluate(cfg, module, server, "val") | evaluate(cfg, module, server, "test")
+    metrics |= spent | {"rounds": len(rows), "run_dir": str(out)}
+    write_rounds(out / "federated_rounds.csv", rows)
+    report.finish(metrics, [{"epoch": r["round"] - 1} | r for r in rows], out)
+    return metrics
+
+
+def own_rounds(
+    cfg: DictConfig, module: pl.LightningModule, server: Any
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The clients trained one after another in this process; ``module`` ends averaged.
+    Returns the validation row of every round and the ε spent (under ``privacy``)."""
+    fed = cfg.federated
+    clients = [build.datamodule(client_config(cfg, i)) for i in range(fed.partition.clients)]
+    privacy = [private(cfg) for _ in clients]
     rng = np.random.default_rng(cfg.seed)
     rows = []
     for round_ in range(int(fed.rounds)):
@@ -53,11 +78,8 @@ def federated(cfg: DictConfig) -> dict[str, Any]:
         module.load_state_dict(average(states, sizes))
         rows.append({"round": round_ + 1} | evaluate(cfg, module, server, "val"))
         log.info("round %d: %s", round_ + 1, rows[-1])
-    metrics = evaluate(cfg, module, server, "val") | evaluate(cfg, module, server, "test")
-    metrics |= _epsilon(privacy, cfg) | {"rounds": len(rows), "run_dir": str(out)}
-    write_rounds(out / "federated_rounds.csv", rows)
-    report.finish(metrics, [{"epoch": r["round"] - 1} | r for r in rows], out)
-    return metrics
+    spent = [epsilon(p) for p in privacy if p is not None]
+    return rows, {"train/epsilon": max(spent)} if spent else {}
 
 
 def client_config(cfg: DictConfig, client: int) -> DictConfig:
@@ -67,7 +89,8 @@ def client_config(cfg: DictConfig, client: int) -> DictConfig:
     return one
 
 
-def _privacy(cfg: DictConfig) -> Any:
+def private(cfg: DictConfig) -> Any:
+    """A client's DP-SGD callback (its own accountant), or None without ``privacy``."""
     if cfg.get("privacy") is None:
         return None
     if cfg.privacy.get("target_epsilon") is not None:
@@ -124,9 +147,9 @@ def evaluate(cfg: DictConfig, module: pl.LightningModule, data: Any, split: str)
     return scalars(trainer, f"{split}/")
 
 
-def _epsilon(privacy: list[Any], cfg: DictConfig) -> dict[str, float]:
-    spent = [p.accountant.get_epsilon(delta=p.target_delta) for p in privacy if p is not None]
-    return {"train/epsilon": float(max(spent))} if spent else {}
+def epsilon(privacy: Any) -> float:
+    """The ε a client's DP-SGD callback spent so far, at its δ."""
+    return float(privacy.accountant.get_epsilon(delta=privacy.target_delta))
 
 
 def write_rounds(path: Path, rows: list[dict[str, Any]]) -> None:
