@@ -93,8 +93,9 @@ def rounds(
 
 
 def _backend() -> dict[str, Any]:
-    """One CPU per client actor (Flower hands this process' ``sys.path`` to Ray's workers)."""
-    return {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}}
+    """One CPU per client actor (Flower hands this process' ``sys.path`` to Ray's workers), on
+    a Ray instance of this run's own: never one that another run on the machine started."""
+    return {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": {"address": "local"}}
 
 
 def client_train(cfg: DictConfig, msg: Any, context: Any) -> Any:
