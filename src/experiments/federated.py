@@ -17,11 +17,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from src.errors import ConfigError
 from src.experiments import build
-from src.experiments.train import scalars
+from src.experiments.federated_client import client_config, epsilon, evaluate, local_fit, private
 from src.utils import provenance, report
 
 log = logging.getLogger(__name__)
@@ -82,49 +81,6 @@ def own_rounds(
     return rows, {"train/epsilon": max(spent)} if spent else {}
 
 
-def client_config(cfg: DictConfig, client: int) -> DictConfig:
-    one = cfg.copy()
-    with open_dict(one):
-        one.federated.partition.client = client
-    return one
-
-
-def private(cfg: DictConfig) -> Any:
-    """A client's DP-SGD callback (its own accountant), or None without ``privacy``."""
-    if cfg.get("privacy") is None:
-        return None
-    if cfg.privacy.get("target_epsilon") is not None:
-        raise ConfigError(
-            "privacy.target_epsilon",
-            cfg.privacy.target_epsilon,
-            "null in mode=federated (each client's noise is fixed; its ε is reported)",
-            "give privacy.noise_multiplier=<σ> privacy.target_epsilon=null",
-        )
-    return build.instantiate(cfg, "privacy")
-
-
-def _trainer(cfg: DictConfig, callbacks: list[Any], **options: Any) -> pl.Trainer:
-    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
-    return build.instantiate(
-        cfg, "trainer", callbacks=callbacks, enable_checkpointing=False, **quiet, **options
-    )
-
-
-def local_fit(cfg: DictConfig, module: pl.LightningModule, data: Any, privacy: Any) -> int:
-    """Train ``module`` on one client's rows; returns how many rows it holds."""
-    epochs = int(cfg.federated.local_epochs)
-    trainer = _trainer(
-        cfg, [privacy] if privacy else [], max_epochs=epochs, min_epochs=epochs,
-        limit_val_batches=0,
-    )  # fmt: skip
-    data.setup("fit")
-    loader = data.train_dataloader()
-    size = int(getattr(loader, "n", 0) or len(getattr(loader, "dataset", ())))
-    if size:
-        trainer.fit(module, datamodule=data)
-    return size
-
-
 def average(states: list[State], sizes: list[int]) -> State:
     """The clients' weights averaged in proportion to their row counts (integer buffers, such
     as BatchNorm's batch counter, are taken from the largest client)."""
@@ -138,18 +94,6 @@ def average(states: list[State], sizes: list[int]) -> State:
         )
         for k, v in states[0].items()
     }
-
-
-def evaluate(cfg: DictConfig, module: pl.LightningModule, data: Any, split: str) -> dict:
-    trainer = _trainer(cfg, [])
-    run = trainer.validate if split == "val" else trainer.test
-    run(module, datamodule=data, verbose=False)
-    return scalars(trainer, f"{split}/")
-
-
-def epsilon(privacy: Any) -> float:
-    """The ε a client's DP-SGD callback spent so far, at its δ."""
-    return float(privacy.accountant.get_epsilon(delta=privacy.target_delta))
 
 
 def write_rounds(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -3,8 +3,8 @@
 Flower's ``run_simulation`` runs a ``ServerApp`` (Flower's ``FedAvg`` strategy, the global
 model validated after every round by ``evaluate_fn``, in this process) and a ``ClientApp`` on
 ``federated.partition.clients`` virtual nodes, in Ray actors. Node ``partition-id`` i trains
-exactly what client i trains in the own loop (:mod:`src.experiments.federated`): the module
-built from the config, the datamodule of its share of the rows, ``local_fit``. Under
+exactly what client i trains in the own loop (:mod:`src.experiments.federated_client`: the
+module built from the config, the datamodule of its share of the rows, ``local_fit``). Under
 ``privacy=dp`` each client's accountant history travels in the node's ``context.state``
 between rounds (a Ray actor keeps nothing), so ε accumulates as in the own loop.
 
@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from src.errors import UserError
 from src.experiments import build
-from src.experiments.federated import client_config, evaluate, local_fit, private
+from src.experiments.federated_client import client_config, epsilon, evaluate, local_fit, private
 
 log = logging.getLogger(__name__)
 INSTALL = "pip install -e '.[federated]'"
@@ -116,7 +116,7 @@ def client_train(cfg: DictConfig, msg: Any, context: Any) -> Any:
         context.state["dp"] = app.ConfigRecord(
             {"history": json.dumps(privacy.state_dict()["history"])}
         )
-        metrics["train/epsilon"] = float(privacy.accountant.get_epsilon(privacy.target_delta))
+        metrics["train/epsilon"] = epsilon(privacy)
     content = app.RecordDict(
         {"arrays": app.ArrayRecord(module.state_dict()), "metrics": app.MetricRecord(metrics)}
     )
