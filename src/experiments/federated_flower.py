@@ -84,7 +84,7 @@ def rounds(
         return client_train(cfg, msg, context)
 
     simulation.run_simulation(
-        server_app, client_app, int(fed.partition.clients), backend_config=_backend()
+        server_app, client_app, int(fed.partition.clients), backend_config=_backend(cfg)
     )
     if len(rows) != int(fed.rounds) or not final:
         raise RuntimeError(f"Flower finished {len(rows)} of {fed.rounds} rounds (see its log)")
@@ -92,10 +92,15 @@ def rounds(
     return rows, {"train/epsilon": max(spent.values())} if spent else {}
 
 
-def _backend() -> dict[str, Any]:
-    """One CPU per client actor (Flower hands this process' ``sys.path`` to Ray's workers), on
-    a Ray instance of this run's own: never one that another run on the machine started."""
-    return {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": {"address": "local"}}
+def _backend(cfg: DictConfig) -> dict[str, Any]:
+    """``federated.cpus_per_client`` CPUs per client actor (Flower hands this process'
+    ``sys.path`` to Ray's workers), on a Ray instance of this run's own: never one that another
+    run on the machine started."""
+    cpus = int(cfg.federated.get("cpus_per_client", 1))
+    return {
+        "client_resources": {"num_cpus": cpus, "num_gpus": 0.0},
+        "init_args": {"address": "local"},
+    }
 
 
 def client_train(cfg: DictConfig, msg: Any, context: Any) -> Any:
