@@ -157,6 +157,8 @@ RULES: tuple[Rule, ...] = (
     Rule("privacy.noise_multiplier", *POSITIVE_OR_NULL),
     Rule("privacy.max_grad_norm", *POSITIVE),
     Rule("privacy.accountant", *_one_of("rdp", "prv", "gdp")),
+    Rule("federated.engine", *_one_of("own", "flower")),
+    Rule("federated.cpus_per_client", *POSITIVE_INT),
     Rule("federated.rounds", *POSITIVE_INT),
     Rule("federated.local_epochs", *POSITIVE_INT),
     Rule("federated.fraction", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),

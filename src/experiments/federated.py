@@ -17,11 +17,10 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from src.errors import ConfigError
 from src.experiments import build
-from src.experiments.train import scalars
+from src.experiments.federated_client import client_config, epsilon, evaluate, local_fit, private
 from src.utils import provenance, report
 
 log = logging.getLogger(__name__)
@@ -29,15 +28,40 @@ State = dict[str, torch.Tensor]
 
 
 def federated(cfg: DictConfig) -> dict[str, Any]:
-    """FedAvg rounds, the global model validated after each; then validated and tested."""
-    out, fed = Path(cfg.paths.output_dir), cfg.federated
+    """FedAvg rounds, the global model validated after each; then validated and tested.
+
+    ``federated.engine``: ``own`` (this module's loop) or ``flower`` (Flower's simulation,
+    :mod:`src.experiments.federated_flower`); both share the clients' data, the local training
+    and the report.
+    """
+    out = Path(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     module = build.module(cfg)
     server = build.datamodule(cfg)  # partition.client null: every row, for val and test
-    clients = [build.datamodule(client_config(cfg, i)) for i in range(fed.partition.clients)]
-    privacy = [_privacy(cfg) for _ in clients]
+    if cfg.federated.get("engine", "own") == "flower":
+        from src.experiments import federated_flower  # imports flwr (the federated extra)
+
+        run_rounds = federated_flower.rounds
+    else:
+        run_rounds = own_rounds
     report.save_config(cfg, out)
     provenance.save(cfg, out)
+    rows, spent = run_rounds(cfg, module, server)
+    metrics = evaluate(cfg, module, server, "val") | evaluate(cfg, module, server, "test")
+    metrics |= spent | {"rounds": len(rows), "run_dir": str(out)}
+    write_rounds(out / "federated_rounds.csv", rows)
+    report.finish(metrics, [{"epoch": r["round"] - 1} | r for r in rows], out)
+    return metrics
+
+
+def own_rounds(
+    cfg: DictConfig, module: pl.LightningModule, server: Any
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The clients trained one after another in this process; ``module`` ends averaged.
+    Returns the validation row of every round and the ε spent (under ``privacy``)."""
+    fed = cfg.federated
+    clients = [build.datamodule(client_config(cfg, i)) for i in range(fed.partition.clients)]
+    privacy = [private(cfg) for _ in clients]
     rng = np.random.default_rng(cfg.seed)
     rows = []
     for round_ in range(int(fed.rounds)):
@@ -53,53 +77,8 @@ def federated(cfg: DictConfig) -> dict[str, Any]:
         module.load_state_dict(average(states, sizes))
         rows.append({"round": round_ + 1} | evaluate(cfg, module, server, "val"))
         log.info("round %d: %s", round_ + 1, rows[-1])
-    metrics = evaluate(cfg, module, server, "val") | evaluate(cfg, module, server, "test")
-    metrics |= _epsilon(privacy, cfg) | {"rounds": len(rows), "run_dir": str(out)}
-    write_rounds(out / "federated_rounds.csv", rows)
-    report.finish(metrics, [{"epoch": r["round"] - 1} | r for r in rows], out)
-    return metrics
-
-
-def client_config(cfg: DictConfig, client: int) -> DictConfig:
-    one = cfg.copy()
-    with open_dict(one):
-        one.federated.partition.client = client
-    return one
-
-
-def _privacy(cfg: DictConfig) -> Any:
-    if cfg.get("privacy") is None:
-        return None
-    if cfg.privacy.get("target_epsilon") is not None:
-        raise ConfigError(
-            "privacy.target_epsilon",
-            cfg.privacy.target_epsilon,
-            "null in mode=federated (each client's noise is fixed; its ε is reported)",
-            "give privacy.noise_multiplier=<σ> privacy.target_epsilon=null",
-        )
-    return build.instantiate(cfg, "privacy")
-
-
-def _trainer(cfg: DictConfig, callbacks: list[Any], **options: Any) -> pl.Trainer:
-    quiet = {"logger": False, "enable_progress_bar": False, "enable_model_summary": False}
-    return build.instantiate(
-        cfg, "trainer", callbacks=callbacks, enable_checkpointing=False, **quiet, **options
-    )
-
-
-def local_fit(cfg: DictConfig, module: pl.LightningModule, data: Any, privacy: Any) -> int:
-    """Train ``module`` on one client's rows; returns how many rows it holds."""
-    epochs = int(cfg.federated.local_epochs)
-    trainer = _trainer(
-        cfg, [privacy] if privacy else [], max_epochs=epochs, min_epochs=epochs,
-        limit_val_batches=0,
-    )  # fmt: skip
-    data.setup("fit")
-    loader = data.train_dataloader()
-    size = int(getattr(loader, "n", 0) or len(getattr(loader, "dataset", ())))
-    if size:
-        trainer.fit(module, datamodule=data)
-    return size
+    spent = [epsilon(p) for p in privacy if p is not None]
+    return rows, {"train/epsilon": max(spent)} if spent else {}
 
 
 def average(states: list[State], sizes: list[int]) -> State:
@@ -115,18 +94,6 @@ def average(states: list[State], sizes: list[int]) -> State:
         )
         for k, v in states[0].items()
     }
-
-
-def evaluate(cfg: DictConfig, module: pl.LightningModule, data: Any, split: str) -> dict:
-    trainer = _trainer(cfg, [])
-    run = trainer.validate if split == "val" else trainer.test
-    run(module, datamodule=data, verbose=False)
-    return scalars(trainer, f"{split}/")
-
-
-def _epsilon(privacy: list[Any], cfg: DictConfig) -> dict[str, float]:
-    spent = [p.accountant.get_epsilon(delta=p.target_delta) for p in privacy if p is not None]
-    return {"train/epsilon": float(max(spent))} if spent else {}
 
 
 def write_rounds(path: Path, rows: list[dict[str, Any]]) -> None:

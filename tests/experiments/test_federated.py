@@ -65,6 +65,7 @@ def test_private_federated_run_writes_rounds_and_epsilon(compose_cfg: Compose) -
     [
         (["experiment=lm_stdlib_char"], r"mode='federated': expected a dataset that splits"),
         (["federated.partition.clients=1"], r"federated\.partition\.clients=1: expected an int"),
+        (["federated.engine=ray"], r"federated\.engine='ray': expected one of own, flower"),
     ],
 )
 def test_bad_federated_settings(compose_cfg: Compose, overrides: list[str], match: str) -> None:
