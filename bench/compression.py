@@ -57,6 +57,7 @@ CASES: dict[str, list[str]] = {
     "cnn_prune_structured_50": [*CNN, "compression=prune_structured", "compression.ratio=0.5"],
     "cnn_quantize_static": [*CNN, "compression=quantize_static", *COMPILED],
     "cnn_qat": [*CNN, "compression=qat", *COMPILED],
+    "cnn_qat_5_epochs": [*CNN, "compression=qat", *COMPILED, "compression.epochs=5"],
     "mlp1024_dynamic_torchao_compiled": [
         *MLP_WIDE,
         "compression=quantize_dynamic",
