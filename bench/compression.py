@@ -56,8 +56,8 @@ CASES: dict[str, list[str]] = {
     "cnn_prune_magnitude_80": [*CNN, "compression=prune_magnitude", "compression.sparsity=0.8"],
     "cnn_prune_structured_50": [*CNN, "compression=prune_structured", "compression.ratio=0.5"],
     "cnn_quantize_static": [*CNN, "compression=quantize_static", *COMPILED],
-    "cnn_qat": [*CNN, "compression=qat", *COMPILED],
-    "cnn_qat_5_epochs": [*CNN, "compression=qat", *COMPILED, "compression.epochs=5"],
+    "cnn_qat": [*CNN, "compression=qat", *COMPILED, "compression.epochs=2"],
+    "cnn_qat_5_epochs": [*CNN, "compression=qat", *COMPILED, "compression.epochs=5"],  # default
     "mlp1024_dynamic_torchao_compiled": [
         *MLP_WIDE,
         "compression=quantize_dynamic",
