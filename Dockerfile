@@ -1,8 +1,10 @@
 # CPU image serving an exported model: docker build -t hydralit-serve . then
 #   docker run -p 8000:8000 -v $PWD/outputs/<name>/<time>/export:/model hydralit-serve
-# Not built on the project's CI machines (they run no Docker engine). GPU variant: start FROM
-# an nvidia/cuda runtime image, install torch from the CUDA wheel index instead of the CPU one,
-# and keep serve.backend=pt2 (ONNX Runtime's GPU build is the onnxruntime-gpu package).
+# Linted by hadolint (tests/serving/test_dockerfile.py); never built: the project's machines
+# run no Docker engine. GPU variant (not built or run either): start FROM an nvidia/cuda
+# cudnn runtime image with Python 3.11, and after the project replace onnxruntime by the same
+# version of onnxruntime-gpu; ONNX Runtime then runs the model on CUDA when it can
+# (src/serving/artefact.py asks for its CUDA provider first). Run it with `docker run --gpus all`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 OMP_NUM_THREADS=1
@@ -15,10 +17,11 @@ COPY pyproject.toml README.md run.py ./
 COPY src ./src
 COPY conf ./conf
 COPY hydra_plugins ./hydra_plugins
-RUN pip install '.[serve]'
+# a path (./), so pip installs this source; its dependencies are pinned in the serve extra
+RUN pip install './[serve]'
 
 RUN useradd --create-home --uid 10001 app && mkdir /model && chown app /model
-USER app
+USER 10001
 
 EXPOSE 8000
 # 0.0.0.0 inside the container: the port is published by `docker run -p`

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import ModelPruning
 from torch import nn
 
-from src.compression.transform import Context, compression_info
+from src.compression.transform import Context, compress, compression_info
 from src.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -24,22 +24,31 @@ def check_sparsity(key: str, value: float) -> None:
 
 
 class CubicSparsity:
-    """The amount to prune at the end of each epoch so that the total sparsity follows
-    s(t) = target * (1 - (1 - t)^3) over ``ramp * epochs`` epochs from epoch ``start`` (Zhu &
-    Gupta 2017): fast at first, slow as the network has less to give; the epochs after it
-    fine-tune with the masks held. ``ramp: 0`` prunes once, at ``start``.
+    """The amount to prune at the start of each epoch so that the sparsity the epoch trains at
+    follows s(t) = target * (1 - (1 - t)^3) over ``ramp * epochs`` epochs (Zhu & Gupta 2017):
+    fast at first, slow as the network has less to give. The first ``start * epochs`` epochs
+    train the dense network; the epochs after the ramp fine-tune with the masks held.
+    ``ramp: 0`` prunes once.
 
     ModelPruning prunes a fraction of what is left, so the epoch's amount is the step from
     the previous total: 1 - (1 - s_now) / (1 - s_before).
     """
 
-    def __init__(self, target: float, epochs: int, start: int = 0, ramp: float = 0.5) -> None:
+    def __init__(self, target: float, epochs: int, start: float = 0.0, ramp: float = 0.5) -> None:
         check_sparsity("compression.sparsity", target)
-        self.target, self.start = target, start
-        self.end = start + max(0, round(ramp * epochs) - 1)
+        self.target, self.start = target, round(start * epochs)
+        self.end = self.start + max(0, round(ramp * epochs) - 1)
+        if start < 0 or self.end >= epochs:
+            raise ConfigError(
+                "compression.start",
+                start,
+                f"a fraction of the {epochs} epochs such that start + ramp (compression.ramp="
+                f"{ramp}) ends by the last epoch",
+                "lower compression.start or compression.ramp, or raise trainer.max_epochs",
+            )
 
     def total(self, epoch: int) -> float:
-        """The sparsity reached after ``epoch``'s pruning step."""
+        """The sparsity ``epoch`` trains at."""
         if epoch < self.start:
             return 0.0
         if epoch >= self.end:
@@ -54,10 +63,12 @@ class CubicSparsity:
 
 class MagnitudePruning(ModelPruning):
     """L1 magnitude pruning of the weights of Linear and Conv layers (never norms or biases),
-    made permanent at the end of training; keeps the final pruned weights for the transform.
+    made permanent at the end of training. Keeps the two networks the report compares: the
+    dense weights as they were just before the first pruning step, and the last epoch's pruned
+    ones (schedule done, fine-tuned with the masks held; the best checkpoint may predate it).
 
-    The best checkpoint may come from an epoch before the target sparsity was reached, so the
-    compressed model is the last epoch's (schedule done, fine-tuned with the masks held).
+    Each epoch's pruning step comes at its start, not at its end as in ModelPruning: so an
+    epoch's validation score and checkpoint belong to the weights that epoch trained.
     """
 
     def __init__(self, amount: CubicSparsity, use_global_unstructured: bool = True) -> None:
@@ -68,29 +79,69 @@ class MagnitudePruning(ModelPruning):
             make_pruning_permanent=True,
             verbose=0,
         )
+        self.dense: dict[str, torch.Tensor] | None = None
         self.final: dict[str, torch.Tensor] | None = None
 
     def filter_parameters_to_prune(self, parameters_to_prune: Any = ()) -> Any:
         return [(m, n) for m, n in parameters_to_prune if isinstance(m, PRUNABLE)]
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = pl_module.current_epoch
+        amount = self.amount(epoch) if callable(self.amount) else self.amount
+        if self.dense is None and amount:  # this epoch's step is the first to prune
+            self.dense = _cpu_copy(pl_module.state_dict())
+        self._run_pruning(epoch)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Nothing: the epoch's pruning step came at its start."""
+
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         super().on_train_end(trainer, pl_module)  # makes the pruning permanent
-        self.final = copy.deepcopy(pl_module.state_dict())
+        self.final = _cpu_copy(pl_module.state_dict())
 
 
-def final_pruned(net: nn.Module, context: Context, *, network: str = "net") -> nn.Module:
-    """The network as training ended under :class:`MagnitudePruning`."""
-    found = [cb for cb in context.trainer.callbacks if isinstance(cb, MagnitudePruning)]  # type: ignore[attr-defined]
+def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+def _network_state(state: dict[str, torch.Tensor] | None, network: str) -> dict[str, Any]:
+    prefix = f"{network}."
+    return {k[len(prefix) :]: v for k, v in (state or {}).items() if k.startswith(prefix)}
+
+
+def against_dense(
+    module: pl.LightningModule,
+    trainer: pl.Trainer,
+    datamodule: Any,
+    network: str = "net",
+    **kwargs: Any,
+) -> dict[str, float]:
+    """The compression report of :class:`MagnitudePruning`: the dense network as it was just
+    before the first pruning step ("before") against the pruned, permanent network of the
+    last epoch ("after")."""
+    found = [cb for cb in trainer.callbacks if isinstance(cb, MagnitudePruning)]  # type: ignore[attr-defined]
     if not found or found[0].final is None:
         raise UserError(
             "compression=prune_magnitude: no pruned weights to report: the MagnitudePruning "
             "callback did not finish training (was compression.callbacks.pruning removed?)"
         )
-    prefix = f"{network}."
-    state = {k[len(prefix) :]: v for k, v in found[0].final.items() if k.startswith(prefix)}
-    net.load_state_dict(state)
-    context.info["target_sparsity"] = found[0].amount.target  # type: ignore[union-attr]
-    return net
+    pruning = found[0]
+    if pruning.dense is None and pruning.amount.target > 0:  # type: ignore[union-attr]
+        raise UserError(
+            "compression=prune_magnitude: no dense weights to report: this training never saw "
+            "the first pruning step (resumed after it?); train from the start to compare"
+        )
+    pruned = copy.deepcopy(getattr(module, network))
+    pruned.load_state_dict(_network_state(pruning.final, network))
+    dense = pruning.dense if pruning.dense is not None else pruning.final  # sparsity 0
+    getattr(module, network).load_state_dict(_network_state(dense, network))
+
+    def method(_: nn.Module, context: Context) -> nn.Module:
+        context.info["target_sparsity"] = pruning.amount.target  # type: ignore[union-attr]
+        return pruned
+
+    kwargs |= {"method": method, "name": "prune_magnitude", "network": network}
+    return compress(module, trainer, datamodule, **kwargs)
 
 
 def _output_layers(net: nn.Module, example: dict[str, torch.Tensor]) -> list[nn.Module]:

@@ -7,7 +7,6 @@ over the size limit. A 500 means the model itself failed.
 """
 
 import io
-import json
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +15,10 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import to_json
 
 from src.serving.artefact import Artefact, InputSpec
 from src.serving.batching import Arrays, DynamicBatcher
@@ -66,7 +66,7 @@ def create_app(artefact: Artefact, limits: Limits) -> FastAPI:
         return {k: card.get(k) for k in keys} | served
 
     @app.post("/predict", openapi_extra=schema)
-    async def predict(request: Request) -> dict[str, Any]:
+    async def predict(request: Request) -> Response:
         limit = int(limits.max_body_mb * 2**20)
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             arrays = await _uploaded_images(request, artefact.inputs, limit, limits.max_samples)
@@ -74,7 +74,9 @@ def create_app(artefact: Artefact, limits: Limits) -> FastAPI:
             body = await _read_body(request, limit)
             arrays = parse(body, artefact.inputs, limits.max_samples)
         output = await batcher.submit(arrays)
-        return answer(output, artefact.task, artefact.class_names)
+        # serialised here, in Rust: FastAPI's encoder would walk every number in Python first
+        content = to_json(answer(output, artefact.task, artefact.class_names))
+        return Response(content, media_type="application/json")
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -144,12 +146,13 @@ def _decode(data: bytes, name: str, spec: InputSpec) -> np.ndarray:
 
 def parse(body: bytes, specs: list[InputSpec], max_samples: int) -> Arrays:
     """The request's inputs as arrays of the graph's dtypes, or an HTTP 4xx naming the problem."""
-    try:
-        request = PredictRequest.model_validate(json.loads(body or b"null"))
-    except json.JSONDecodeError as e:
-        raise HTTPException(400, f"the body is not JSON: {e}") from e
+    try:  # parsed and checked in one pass in pydantic-core: 3x faster than json.loads first
+        request = PredictRequest.model_validate_json(body or b"null")
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in e.errors())
+        errors = e.errors(include_url=False)
+        if errors[0]["type"] == "json_invalid":
+            raise HTTPException(400, f"the body is not JSON: {errors[0]['msg']}") from e
+        problems = "; ".join(f"{'.'.join(map(str, p['loc']))}: {p['msg']}" for p in errors)
         raise HTTPException(422, problems) from e
     names = [s.name for s in specs]
     if sorted(request.inputs) != sorted(names):

@@ -90,10 +90,11 @@ def _onnx(path: Path) -> Callable[[Arrays], np.ndarray]:
     # the cores that parse and answer requests
     options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # CUDA where the onnxruntime-gpu package provides it, else the CPU
+    wanted = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    providers = [p for p in wanted if p in ort.get_available_providers()]
     try:
-        session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as e:
         raise UserError(f"{path} does not load in ONNX Runtime ({e}). Fix: export it again") from e
 

@@ -25,7 +25,7 @@ QUICK = ["logger=none", "compression.transform.repeats=3", "compression.transfor
 
 
 def test_cubic_schedule_reaches_the_target_sparsity() -> None:
-    schedule = CubicSparsity(target=0.8, epochs=10, start=1, ramp=0.5)
+    schedule = CubicSparsity(target=0.8, epochs=10, start=0.1, ramp=0.5)
     left = 1.0
     for epoch in range(10):
         left *= 1 - schedule(epoch)  # ModelPruning prunes a fraction of what is left

@@ -130,7 +130,7 @@ BAD = {
     "unknown input": ({"inputs": {"image": [ZERO]}}, "inputs: expected the keys ['x']"),
     "no samples": ({"inputs": {"x": []}}, "inputs.x: expected samples of shape"),
     "too many samples": ({"inputs": {"x": [ZERO] * 33}}, "expected 1 to 32 samples, got 33"),
-    "not an object": ([1, 2], "Input should be a valid dictionary"),
+    "not an object": ([1, 2], "Input should be an object"),
 }
 
 
