@@ -72,7 +72,7 @@ def test_quantize_dynamic_run_is_what_eval_loads(compose_cfg: Compose, tmp_path:
     assert evaluate(eval_cfg)["test/acc"] == pytest.approx(metrics["compression/after/test/acc"])
 
 
-@pytest.mark.slow  # ~40 s on the shared 2-core machine: trains, fine-tunes with QAT, evaluates
+@pytest.mark.slow  # 38-55 s on the shared 2-core machine (torchao folds BN by exporting patterns)
 def test_qat_checkpoint_is_what_eval_loads(compose_cfg: Compose, tmp_path: Path) -> None:
     member = ["compression=qat", "compression.epochs=1", *QUICK]
     metrics = train(compose_cfg(*member))
