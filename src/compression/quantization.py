@@ -9,6 +9,7 @@ bench/RESULTS.md).
 """
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -118,7 +119,34 @@ def _trainable(graph: nn.Module) -> nn.Module:
     return graph
 
 
-def _save_program(net: nn.Module, context: Context) -> nn.Module:
+def _used_tensors_only(graph: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """``graph`` without the parameters and buffers none of its nodes reads.
+
+    ``convert_pt2e`` leaves the float weights attached beside their int8 copies, and QAT's
+    batch norms beside the convolutions they were folded into; graph passes (such as the
+    ``eval()`` of an exported graph) drop some of them later, so the saved state_dict and
+    the reloaded graph disagreed (QAT checkpoints failed to load) and the float copies
+    counted in the reported size. Dropped here, the graph holds the int8 artefact only.
+    """
+    used = {node.target for node in graph.graph.nodes if node.op == "get_attr"}
+    stored = [
+        *(name for name, _ in graph.named_parameters(remove_duplicate=False)),
+        *(name for name, _ in graph.named_buffers(remove_duplicate=False)),
+    ]
+    for name in stored:
+        if name not in used:
+            owner, _, attr = name.rpartition(".")
+            delattr(graph.get_submodule(owner), attr)
+    graph.delete_all_unused_submodules()
+    return graph
+
+
+def _load_program(path: str | Path) -> nn.Module:
+    """The quantised graph saved at ``path``, trainable and holding only the tensors it uses."""
+    return _trainable(_used_tensors_only(torch.export.load(path).module()))
+
+
+def _save_program(net: torch.fx.GraphModule, context: Context) -> nn.Module:
     """The quantised graph saved beside the compressed checkpoint (a GraphModule cannot be
     rebuilt from a state_dict: the graph itself holds the quantisation steps), and loaded back:
     the model tested and saved is then exactly the one eval and predict load."""
@@ -126,10 +154,11 @@ def _save_program(net: nn.Module, context: Context) -> nn.Module:
     path.parent.mkdir(parents=True, exist_ok=True)
     example = {k: v[:2] for k, v in context.example.items()}
     batch = torch.export.Dim("batch")
-    program = torch.export.export(net, (), example, dynamic_shapes={k: {0: batch} for k in example})
+    shapes = {k: {0: batch} for k in example}
+    program = torch.export.export(_used_tensors_only(net), (), example, dynamic_shapes=shapes)
     torch.export.save(program, path)
     context.info["program"] = path.name
-    return _trainable(torch.export.load(path).module())
+    return _load_program(path)
 
 
 def quantize_static(
@@ -181,5 +210,5 @@ def restore_program(
 
     info = compression_info(checkpoint, method)[0]
     path = f"{checkpoint}".rsplit("/", 1)[0] + "/" + info["program"]
-    setattr(module, network, _trainable(torch.export.load(path).module()))
+    setattr(module, network, _load_program(path))
     return module

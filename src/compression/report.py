@@ -5,13 +5,14 @@ count, and the two networks are timed in alternation (before, after, before, ...
 machine shared with other work slows both alike; the ratios are the figures to read.
 """
 
+import contextlib
 import io
 import json
 import logging
 import statistics
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ Inputs = dict[str, torch.Tensor]
 
 def weight_tensors(net: nn.Module) -> list[torch.Tensor]:
     """The network's stored tensors: parameters, buffers and packed or frozen quantised weights
-    (what ``state_dict`` holds, tuples of packed params unpacked)."""
+    (what ``state_dict`` holds, tuples of packed params unpacked, and the packed cells of a
+    quantised LSTM/GRU, script objects, opened through their pickled state)."""
     found: list[torch.Tensor] = []
 
     def add(value: Any) -> None:
@@ -36,6 +38,8 @@ def weight_tensors(net: nn.Module) -> list[torch.Tensor]:
         elif isinstance(value, tuple | list):
             for v in value:
                 add(v)
+        elif isinstance(value, torch.ScriptObject) and hasattr(value, "__getstate__"):
+            add(value.__getstate__())
 
     for value in net.state_dict().values():
         add(value)
@@ -84,7 +88,7 @@ def batch_of(inputs: Inputs, size: int) -> Inputs:
 
 
 def latencies(
-    nets: Mapping[str, nn.Module], inputs: Inputs, repeats: int, warmup: int
+    nets: Mapping[str, Callable[..., Any]], inputs: Inputs, repeats: int, warmup: int
 ) -> dict[str, float]:
     """Median seconds per forward pass of each net on ``inputs``, timed in alternation."""
     times: dict[str, list[float]] = {name: [] for name in nets}
@@ -105,22 +109,43 @@ def measure(
     repeats: int = 50,
     warmup: int = 5,
     threads: int = 1,
+    compiled: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Size, weights and latency of each net (on the CPU, ``threads`` threads), by name."""
+    """Size, weights and latency of each net (on the CPU, ``threads`` threads), by name; with
+    ``compiled``, also the latency of each net compiled by inductor (rows ``<name>_compiled``:
+    PT2E graphs run their quantise/dequantise steps as float ops in eager mode, inductor
+    replaces them with int8 kernels). Compilation happens in the warm-up passes, untimed."""
     rows: dict[str, dict[str, float]] = {}
     for name, net in nets.items():
         params, nonzero = count(net)
         rows[name] = {"params": params, "nonzero": nonzero, **sizes(net)}
+    timed_nets: dict[str, Callable[..., Any]] = dict(nets)
+    if compiled:
+        # one static graph per batch size (inductor's dynamic-batch int8 conv lowering failed
+        # here on the digits CNN with a stride assertion)
+        timed_nets |= {
+            f"{name}_compiled": torch.compile(net, dynamic=False) for name, net in nets.items()
+        }
+        rows |= {f"{name}_compiled": {} for name in nets}
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        for size in batch_sizes:
-            timed = latencies(nets, batch_of(inputs, size), repeats, warmup)
-            for name, seconds in timed.items():
-                rows[name][f"latency_ms_b{size}"] = 1e3 * seconds
+        with _frozen_weights() if compiled else contextlib.nullcontext():
+            for size in batch_sizes:
+                timed = latencies(timed_nets, batch_of(inputs, size), repeats, warmup)
+                for name, seconds in timed.items():
+                    rows[name][f"latency_ms_b{size}"] = 1e3 * seconds
     finally:
         torch.set_num_threads(previous)
     return rows
+
+
+def _frozen_weights() -> contextlib.AbstractContextManager:
+    """Inductor's freezing (weights as constants): what its int8 CPU kernels need (and
+    what lets it pre-pack the float model's weights alike)."""
+    import torch._inductor.config
+
+    return torch._inductor.config.patch(freezing=True)
 
 
 def ratio(before: float, after: float) -> float:
@@ -140,16 +165,20 @@ def summary(rows: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     for key in before:
         if key.startswith("test/") and key in after:
             flat[f"compression/{key}_change"] = float(after[key]) - float(before[key])
+    compiled_before, compiled_after = rows.get("before_compiled", {}), rows.get("after_compiled")
+    for key, value in compiled_before.items():
+        if compiled_after and key in compiled_after:
+            flat[f"compression/compiled_{key}_ratio"] = ratio(value, compiled_after[key])
     return flat
 
 
-def show(rows: Mapping[str, Mapping[str, float]], title: str) -> None:
-    """The before/after table on the console."""
+def show(rows: Mapping[str, Mapping[str, float]], title: str, suffix: str = "") -> None:
+    """The before/after table on the console (``suffix="_compiled"``: the compiled pair)."""
     table = Table(title=title)
     for column in ("", "before", "after", "before / after"):
         table.add_column(column, justify="right" if column else "left")
-    for key, b in rows["before"].items():
-        a = rows["after"].get(key)
+    for key, b in rows[f"before{suffix}"].items():
+        a = rows[f"after{suffix}"].get(key)
         if a is None:
             continue
         change = f"{a - b:+.4f}" if key.startswith("test/") else f"{ratio(b, a):.2f}x"
@@ -175,6 +204,8 @@ def write(
     report = {"settings": dict(settings), **{k: dict(v) for k, v in rows.items()}, "summary": flat}
     (out / "compression_report.json").write_text(json.dumps(report, indent=2, default=str))
     show(rows, f"compression: {settings.get('method', '')}")
+    if "before_compiled" in rows:
+        show(rows, "the same, compiled (torch.compile, inductor)", "_compiled")
     for logger in loggers:
         logger.log_metrics(flat, step=step)
     return flat

@@ -151,12 +151,14 @@ def compress(
     warmup: int = 5,
     threads: int = 1,
     cpu_only: bool = False,
+    compiled: bool = False,
 ) -> dict[str, float]:
     """Compress ``module.<network>`` with ``method``; test, measure and save the result.
 
     Writes ``compression_report.json`` and ``checkpoints/compressed.ckpt`` (the compressed
     module, which ``mode=eval|predict compression=<name> ckpt_path=<it>`` loads) under
-    ``output_dir``.
+    ``output_dir``. ``compiled`` also times both networks compiled by inductor (its first
+    passes compile, in the untimed warm-up; minutes on a small CPU).
 
     Returns:
         ``compression/...`` figures (before, after and before/after ratios) for metrics.json.
@@ -173,11 +175,17 @@ def compress(
     setattr(module, network, after_net)
     after = test_metrics(trainer, module, datamodule)
     nets = {"before": before_net, "after": after_net.cpu()}
-    rows = report.measure(nets, example, batch_sizes, repeats, warmup, threads)
+    rows = report.measure(nets, example, batch_sizes, repeats, warmup, threads, compiled)
     rows["before"] |= before
     rows["after"] |= after
     save(module, trainer, out / "checkpoints" / COMPRESSED, context.info)
-    settings = {"method": name, "threads": threads, "repeats": repeats, "warmup": warmup}
+    settings = {
+        "method": name,
+        "threads": threads,
+        "repeats": repeats,
+        "warmup": warmup,
+        "compiled": compiled,
+    }
     return report.write(rows, settings, out, trainer.loggers, trainer.global_step)
 
 

@@ -12,12 +12,13 @@ from torch import nn
 from src.compression import report
 from src.compression.distillation import Teacher, distillation_loss
 from src.compression.pruning import CubicSparsity
-from src.compression.quantization import dynamic_targets
+from src.compression.quantization import dynamic_targets, quantize_dynamic, quantize_static
 from src.compression.transform import CompressionChecks
 from src.errors import ConfigError
 from src.experiments import build
 from src.experiments.evaluate import evaluate
 from src.experiments.train import train
+from src.networks.cnn import LeNet
 from tests.conftest import Compose
 
 QUICK = ["logger=none", "compression.transform.repeats=3", "compression.transform.warmup=1"]
@@ -41,6 +42,9 @@ def test_report_counts_zeros_and_quantised_weights() -> None:
     quantised = torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
     assert report.count(quantised)[0] == 8448  # int8 rounding may zero a few more
     assert report.serialized_bytes(quantised) < report.serialized_bytes(net)
+    lstm = nn.Sequential(nn.LSTM(8, 16, num_layers=2, bidirectional=True))
+    packed = torch.ao.quantization.quantize_dynamic(lstm, {nn.LSTM}, dtype=torch.qint8)
+    assert report.count(packed)[0] == report.count(lstm)[0] == 9216  # inside script objects
 
 
 def test_distillation_loss_is_zero_for_the_teacher_itself() -> None:
@@ -66,6 +70,44 @@ def test_quantize_dynamic_run_is_what_eval_loads(compose_cfg: Compose, tmp_path:
         run_dir=tmp_path / "eval",
     )
     assert evaluate(eval_cfg)["test/acc"] == pytest.approx(metrics["compression/after/test/acc"])
+
+
+@pytest.mark.slow  # 38-55 s on the shared 2-core machine (torchao folds BN by exporting patterns)
+def test_qat_checkpoint_is_what_eval_loads(compose_cfg: Compose, tmp_path: Path) -> None:
+    member = ["compression=qat", "compression.epochs=1", *QUICK]
+    metrics = train(compose_cfg(*member))
+    saved = json.loads((tmp_path / "run" / "compression_report.json").read_text())
+    # the int8 graph only: no float copies of the weights, no folded batch norms
+    assert saved["after"]["params"] == saved["before"]["params"]
+    assert metrics["compression/size_bytes_ratio"] > 3
+    ckpt = tmp_path / "run" / "checkpoints" / "compressed.ckpt"
+    eval_cfg = compose_cfg(*member, "mode=eval", f"ckpt_path={ckpt}", run_dir=tmp_path / "eval")
+    assert evaluate(eval_cfg)["test/acc"] == pytest.approx(metrics["compression/after/test/acc"])
+
+
+def test_static_quantisation_without_training_batches(tmp_path: Path) -> None:
+    net = LeNet([1, 8, 8], num_outputs=2, channels=[4], hidden=8)
+    context = SimpleNamespace(example={"x": torch.randn(2, 1, 8, 8)}, train_inputs=lambda n: [])
+    with pytest.raises(ConfigError, match="training data to calibrate activation ranges on"):
+        quantize_static(net, context)  # type: ignore[arg-type]
+
+
+def test_unknown_dynamic_backend_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"compression\.transform\.method\.backend"):
+        quantize_dynamic(nn.Linear(4, 2), backend="fbgemm")
+
+
+def test_report_shows_the_compiled_pair_beside_the_eager_one() -> None:
+    rows = {
+        "before": {"size_bytes": 400.0, "latency_ms_b64": 2.0},
+        "after": {"size_bytes": 100.0, "latency_ms_b64": 4.0},
+        "before_compiled": {"latency_ms_b64": 1.0},
+        "after_compiled": {"latency_ms_b64": 0.5},
+    }
+    flat = report.summary(rows)
+    assert flat["compression/latency_ms_b64_ratio"] == 0.5
+    assert flat["compression/compiled_latency_ms_b64_ratio"] == 2.0
+    assert flat["compression/after_compiled/latency_ms_b64"] == 0.5
 
 
 def test_distill_without_a_teacher_stops_before_training(compose_cfg: Compose) -> None:
@@ -94,6 +136,7 @@ def test_teacher_with_other_classes_is_refused(compose_cfg: Compose, tmp_path: P
         ("prune_magnitude", "compression.sparsity=1.0", "compression.sparsity"),
         ("prune_structured", "compression.ratio=-0.1", "compression.ratio"),
         ("quantize_static", "compression.calibration_batches=0", "compression.calibration_batches"),
+        ("qat", "compression.epochs=0", "compression.epochs"),
     ],
 )
 def test_bad_settings_fail_when_built(
