@@ -44,6 +44,12 @@ CASES: dict[str, list[str]] = {
     ],
     # realistic sizes (issue 13's acceptance): a 1024-wide MLP on digits, a 256-wide LSTM
     "mlp1024_dynamic_eager": [*MLP_WIDE, "compression=quantize_dynamic"],
+    "mlp2048_dynamic_eager": [
+        "model=mlp",
+        "model.net.hidden=[2048,2048]",
+        "trainer.max_epochs=10",
+        "compression=quantize_dynamic",
+    ],
     "mlp1024_dynamic_torchao": [
         *MLP_WIDE,
         "compression=quantize_dynamic",

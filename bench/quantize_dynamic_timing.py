@@ -1,9 +1,10 @@
-"""Dynamic int8 timing without training: the issue-13 network shapes (the 1024-wide digits MLP,
-the 256-wide 2-layer bidirectional LSTM on MNIST-1D) at random init, fp32 vs the eager and
-torchao backends of ``quantize_dynamic``, timed in alternation in one process by the same
-``report.measure`` the compression report uses (median of repeated passes, warm-up excluded,
-one thread). Seconds to run, so it can be repeated when the machine is quieter than during
-the full ``bench/compression.py`` cases (which train first and also measure accuracy).
+"""Dynamic int8 timing without training: the issue-13 network shapes (the 1024- and
+2048-wide digits MLPs, the 256-wide 2-layer bidirectional LSTM on MNIST-1D) at random init,
+fp32 vs the eager and torchao backends of ``quantize_dynamic``, timed in alternation in one
+process by the same ``report.measure`` the compression report uses (median of repeated
+passes, warm-up excluded, one thread). Seconds to run, so it can be repeated when the machine
+is quieter than during the full ``bench/compression.py`` cases (which train first and also
+measure accuracy).
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/quantize_dynamic_timing.py
 """
@@ -34,6 +35,7 @@ def main() -> None:
     torch.manual_seed(0)
     cases = {
         "mlp1024": (MLP([1, 8, 8], 10, [1024, 1024], 0.2, True), [1, 8, 8], ("eager", "torchao")),
+        "mlp2048": (MLP([1, 8, 8], 10, [2048, 2048], 0.2, True), [1, 8, 8], ("eager",)),
         "lstm256": (GRUClassifier([1, 40], 10, 256, 2, True, 0.1, "lstm"), [1, 40], ("eager",)),
     }
     for name, (net, shape, backends) in cases.items():
