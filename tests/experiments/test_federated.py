@@ -4,10 +4,12 @@ federated run end to end."""
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from omegaconf import DictConfig
 
 from src.config.validate import validate
 from src.data.partition import ClientPartition
@@ -40,24 +42,34 @@ def test_average_weights_clients_by_rows() -> None:
     assert torch.allclose(avg["w"], torch.tensor([3.0, 1.0])) and avg["n"].item() == 7
 
 
-def test_private_federated_run_writes_rounds_and_epsilon(compose_cfg: Compose) -> None:
-    cfg = compose_cfg(
-        "mode=federated",
-        "federated.rounds=2",
-        "federated.partition.clients=2",
-        "trainer.limit_train_batches=2",
-        "privacy=dp",
-        "privacy.target_epsilon=null",
-        "privacy.noise_multiplier=1.0",
-    )
+# two private clients, two rounds of two batches each
+PRIVATE_TINY = [
+    "mode=federated",
+    "federated.rounds=2",
+    "federated.partition.clients=2",
+    "trainer.limit_train_batches=2",
+    "privacy=dp",
+    "privacy.target_epsilon=null",
+    "privacy.noise_multiplier=1.0",
+]
+
+
+def run_two_rounds(cfg: DictConfig) -> dict[str, Any]:
+    """Runs ``cfg`` (two rounds), checks the rounds file and the returned value, returns
+    metrics.json."""
     value = run(cfg)
     out = Path(cfg.paths.output_dir)
-    saved = json.loads((out / "metrics.json").read_text())
+    saved: dict[str, Any] = json.loads((out / "metrics.json").read_text())
     with (out / "federated_rounds.csv").open() as f:
         rounds = list(csv.DictReader(f))
     assert [r["round"] for r in rounds] == ["1", "2"] and "val/acc" in rounds[0]
     assert value == pytest.approx(saved["val/acc"]) and 0 <= saved["test/acc"] <= 1
-    assert saved["train/epsilon"] > 0 and saved["rounds"] == 2
+    assert saved["rounds"] == 2
+    return saved
+
+
+def test_private_federated_run_writes_rounds_and_epsilon(compose_cfg: Compose) -> None:
+    assert run_two_rounds(compose_cfg(*PRIVATE_TINY))["train/epsilon"] > 0
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 the federated extra), private clients keep their ε across rounds, and a missing extra is one
 error naming it."""
 
-import csv
-import json
 import sys
 from pathlib import Path
 
@@ -12,16 +10,7 @@ import pytest
 from src.errors import UserError
 from src.experiments import run
 from tests.conftest import Compose
-
-PRIVATE_TINY = [
-    "mode=federated",
-    "federated.rounds=2",
-    "federated.partition.clients=2",
-    "trainer.limit_train_batches=2",
-    "privacy=dp",
-    "privacy.target_epsilon=null",
-    "privacy.noise_multiplier=1.0",
-]
+from tests.experiments.test_federated import PRIVATE_TINY, run_two_rounds
 
 
 @pytest.mark.slow  # Ray starts a local instance and an actor: ~40 s on a quiet 2-core machine
@@ -30,18 +19,10 @@ def test_flower_rounds_match_the_own_loops_privacy(compose_cfg: Compose, tmp_pat
     # one client actor at a time: Ray starts (and imports torch in) one worker, not two
     flower = compose_cfg(*PRIVATE_TINY, "federated.engine=flower", "federated.cpus_per_client=2")
     own = compose_cfg(*PRIVATE_TINY, "federated.engine=own", run_dir=tmp_path / "own")
-    value = run(flower)
-    out = Path(flower.paths.output_dir)
-    saved = json.loads((out / "metrics.json").read_text())
-    with (out / "federated_rounds.csv").open() as f:
-        rounds = list(csv.DictReader(f))
-    assert [r["round"] for r in rounds] == ["1", "2"] and "val/acc" in rounds[0]
-    assert value == pytest.approx(saved["val/acc"]) and 0 <= saved["test/acc"] <= 1
-    assert saved["rounds"] == 2
+    saved = run_two_rounds(flower)
     # each client's accountant travelled between rounds in its node state: the same ε as the
     # own loop's clients, which keep theirs in memory (one round's steps would give less)
-    run(own)
-    own_saved = json.loads((Path(own.paths.output_dir) / "metrics.json").read_text())
+    own_saved = run_two_rounds(own)
     assert saved["train/epsilon"] == pytest.approx(own_saved["train/epsilon"], rel=1e-6)
     assert saved["train/epsilon"] > 0
 
