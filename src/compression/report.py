@@ -60,21 +60,13 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
     return t.dequantize() if type(t) is not torch.Tensor and hasattr(t, "dequantize") else t
 
 
-def serialized(net: nn.Module) -> bytes:
-    """``torch.save(net.state_dict())``: the weights as they are stored on disk."""
+def sizes(net: nn.Module) -> dict[str, float]:
+    """Bytes of ``torch.save(net.state_dict())`` (the weights as stored on disk), and the same
+    file deflated (zlib): unstructured zeros do not shrink the dense tensors stored on disk,
+    but a general-purpose compressor squeezes them out."""
     buffer = io.BytesIO()
     torch.save(net.state_dict(), buffer)
-    return buffer.getvalue()
-
-
-def serialized_bytes(net: nn.Module) -> int:
-    return len(serialized(net))
-
-
-def sizes(net: nn.Module) -> dict[str, float]:
-    """Bytes on disk, and the same file deflated (zlib): unstructured zeros do not shrink the
-    dense tensors stored on disk, but a general-purpose compressor squeezes them out."""
-    stored = serialized(net)
+    stored = buffer.getvalue()
     return {"size_bytes": len(stored), "size_bytes_deflated": len(zlib.compress(stored))}
 
 

@@ -41,7 +41,7 @@ def test_report_counts_zeros_and_quantised_weights() -> None:
     assert report.count(net) == (8448, 8448 - 256)
     quantised = torch.ao.quantization.quantize_dynamic(net, {nn.Linear}, dtype=torch.qint8)
     assert report.count(quantised)[0] == 8448  # int8 rounding may zero a few more
-    assert report.serialized_bytes(quantised) < report.serialized_bytes(net)
+    assert report.sizes(quantised)["size_bytes"] < report.sizes(net)["size_bytes"]
     lstm = nn.Sequential(nn.LSTM(8, 16, num_layers=2, bidirectional=True))
     packed = torch.ao.quantization.quantize_dynamic(lstm, {nn.LSTM}, dtype=torch.qint8)
     assert report.count(packed)[0] == report.count(lstm)[0] == 9216  # inside script objects
